@@ -1,0 +1,28 @@
+"""Where tweets come from. ``make_source`` picks one by name from the Nameko config."""
+from services.sources.base import SourceError, TweetSource
+
+SOURCE_NAMES = ("synthetic", "replay", "x")
+
+
+def default_source_name(config: dict) -> str:
+    """The flavor decides the default: stage streams synthetic tweets, production the X API."""
+    configured = config.get("SOURCE") or ""
+    if configured:
+        return configured
+    return "x" if config.get("FLAVOR", "stage") == "production" else "synthetic"
+
+
+def make_source(name: str, config: dict, **options) -> TweetSource:
+    if name == "synthetic":
+        from services.sources.synthetic import SyntheticSource
+        return SyntheticSource.from_config(config, **options)
+    if name == "replay":
+        from services.sources.replay import ReplaySource
+        return ReplaySource.from_config(config, **options)
+    if name == "x":
+        from services.sources.x_api import XApiSource
+        return XApiSource.from_config(config, **options)
+    raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCE_NAMES)}")
+
+
+__all__ = ["SourceError", "TweetSource", "make_source", "default_source_name", "SOURCE_NAMES"]

@@ -1,0 +1,43 @@
+"""The one interface every tweet source implements (synthetic, replay, X API).
+
+A source hands out *raw* v2 documents; parsing lives in ``services.tweets.parse``
+so that synthetic, replayed and live payloads go through the same code.
+"""
+import abc
+from typing import Iterator
+
+
+class SourceError(Exception):
+    """The source cannot deliver (network, credentials, rate limit exhausted).
+
+    The message is shown to users, so it must never contain a secret.
+    """
+
+
+class TweetSource(abc.ABC):
+    #: short name used in configuration and in the ``runs.source`` column
+    name: str = ""
+    #: True when ``stream(track, start=n)`` reproduces exactly the items a
+    #: previous call yielded from position n on (lets another launcher take a run over)
+    deterministic: bool = False
+
+    @abc.abstractmethod
+    def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
+        """Yield raw JSON documents, one per item, without end unless the source ends.
+
+        Each item is one of the twarc2 JSONL shapes: a filtered-stream message
+        (``{"data": {...}, "includes": {...}, "matching_rules": [...]}``), a search page
+        (``{"data": [...], "includes": {...}, "meta": {...}}``) or a flattened tweet.
+        The i-th item yielded has position ``start + i``.
+        """
+
+    @abc.abstractmethod
+    def search(self, tag: str, limit: int) -> Iterator[dict]:
+        """Yield v2 search pages (``{"data": [...], "includes": {...}, "meta": {...}}``)
+        of recent tweets carrying ``#tag``, ``limit`` tweets in all at most."""
+
+    def check(self) -> None:
+        """Raise SourceError when the source is not usable; used by the health service."""
+
+    def close(self) -> None:
+        """Release connections; the stream generator may be abandoned after this."""
