@@ -41,3 +41,18 @@ class TweetSource(abc.ABC):
 
     def close(self) -> None:
         """Release connections; the stream generator may be abandoned after this."""
+
+
+def paced(items: Iterator, rate: float, clock=None, sleep=None) -> Iterator:
+    """Yield items no faster than ``rate`` per second (0: as fast as they come)."""
+    import time
+    clock, sleep = clock or time.monotonic, sleep or time.sleep
+    if rate <= 0:
+        yield from items
+        return
+    interval, began = 1.0 / rate, clock()
+    for count, item in enumerate(items):
+        wait = began + count * interval - clock()
+        if wait > 0:
+            sleep(wait)
+        yield item

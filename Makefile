@@ -1,0 +1,41 @@
+# Everything a developer runs. `make run` starts the system; `make test` checks it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG := config/config.yml
+export DB_URI ?= postgresql://postgres@localhost:5432/tweets
+export AMQP_URI ?= pyamqp://guest:guest@localhost:5672/
+
+.PHONY: install run db migrate test coverage log bench clean
+
+$(BIN)/nameko: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/nameko
+
+db: install
+	$(BIN)/python -m services.ops.infra
+
+migrate: install
+	$(BIN)/alembic -c migrations/alembic.ini upgrade head
+
+run: db
+	$(BIN)/python -m services.ops.supervise
+
+test: install
+	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+coverage: install
+	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m pytest -p no:cacheprovider --cov=services --cov-report=term-missing:skip-covered
+
+log:
+	@tail -n $${LINES:-50} -q build/logs/*.log 2>/dev/null | $(BIN)/python -m services.observability.logs || echo "no logs yet: start the system with make run"
+
+clean:
+	rm -rf build .coverage htmlcov

@@ -1,0 +1,22 @@
+"""Errors that cross service boundaries. Nameko's RemoteError carries the class name
+(``exc_type``), which the gateway maps to an HTTP status."""
+
+
+class BadRequest(ValueError):
+    """The caller sent something unacceptable (400)."""
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist (404)."""
+
+
+class Conflict(Exception):
+    """The request clashes with the current state, e.g. a run is already active (409)."""
+
+
+class SourceFailed(Exception):
+    """The tweet source failed (500 with the reason)."""
+
+
+HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "NotFound": 404, "Conflict": 409,
+               "SourceFailed": 500, "SourceError": 500}

@@ -1,0 +1,3 @@
+from services.filter.service import FilterService
+
+__all__ = ["FilterService"]

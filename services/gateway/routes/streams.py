@@ -1,0 +1,37 @@
+"""Launching and stopping runs, and the statistics across them."""
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+
+from services.gateway.http import json_endpoint, read_json
+from services.schemas import LaunchRequest, validate
+
+
+class StreamRoutes:
+    launcher = RpcProxy("launcher")
+    statistics = RpcProxy("statistics")
+
+    @http("POST", "/launch")
+    @json_endpoint("/launch")
+    def launch(self, request):
+        launch = validate(LaunchRequest, read_json(request))
+        return self.launcher.launch(launch.model_dump(exclude_none=True))
+
+    @http("POST", "/stop")
+    @json_endpoint("/stop")
+    def stop(self, request):
+        return self.launcher.stop()
+
+    @http("GET", "/statistics")
+    @json_endpoint("/statistics")
+    def get_statistics(self, request):
+        return self.statistics.get_statistics()
+
+    @http("GET", "/statistics/runs")
+    @json_endpoint("/statistics/runs")
+    def list_runs(self, request):
+        return self.statistics.list_runs()
+
+    @http("GET", "/statistics/runs/<int:run_id>")
+    @json_endpoint("/statistics/runs/<run_id>")
+    def get_run(self, request, run_id):
+        return self.statistics.get_run(run_id)

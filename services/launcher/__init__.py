@@ -1,0 +1,3 @@
+from services.launcher.service import LauncherService
+
+__all__ = ["LauncherService"]

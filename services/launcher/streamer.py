@@ -1,0 +1,152 @@
+"""Streams one run: reads its source, announces each batch in the database, then
+dispatches it as an event for the filter.
+
+Announce-then-dispatch is what makes takeover exact: the run row always names the
+last batch that may have left ([batch_start, position)); a replica taking the run
+over sends that batch again under the same identity (the filter drops it if it
+already arrived) and goes on from ``position``.
+"""
+import logging
+import os
+import socket
+import time
+import uuid
+
+import eventlet
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import event_dispatcher
+
+from services.launcher.batching import batches
+from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
+from services.sources import SourceError, make_source
+from services.storage import runs
+from services.storage.database import db_uri, make_engine, retry_transient
+
+log = logging.getLogger(__name__)
+
+BATCH_EVENT = "tweet_batch"
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def source_for_run(run: dict, config: dict):
+    options = dict(run["options"] or {})
+    return make_source(run["source"], config, run_id=run["id"], **options)
+
+
+class RunStreamer(DependencyProvider):
+    """Owns the green threads that stream runs in this launcher process."""
+
+    def setup(self):
+        config = self.container.config
+        self.config = config
+        self.owner = owner_name()
+        self.batch_size = int(config.get("BATCH_SIZE", 500))
+        self.batch_max_bytes = int(config.get("BATCH_MAX_BYTES", 4_000_000))
+        self.batch_max_wait = float(config.get("BATCH_MAX_WAIT", 1.0))
+        self.engine = make_engine(db_uri(config), pool_size=2)
+        self.dispatch = event_dispatcher(config)
+        self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
+
+    def stop(self):
+        # Graceful stop: give the runs up at once so another replica can take them over.
+        for run_id, thread in list(self.threads.items()):
+            thread.kill()
+        if self.threads:
+            with self.engine.begin() as conn:
+                for run_id in self.threads:
+                    conn.exec_driver_sql(
+                        "UPDATE runs SET owner = NULL WHERE id = %s AND owner = %s", (run_id, self.owner))
+        self.threads.clear()
+        ACTIVE_RUN.set(0)
+        self.engine.dispose()
+
+    def kill(self):
+        for thread in self.threads.values():
+            thread.kill()
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    # -- used by the service's entrypoints --------------------------------------------------
+
+    def streaming(self) -> list[int]:
+        return [run_id for run_id, thread in self.threads.items() if not thread.dead]
+
+    def stream_run(self, run: dict, source=None) -> None:
+        source = source or source_for_run(run, self.config)
+        thread = self.container.spawn_managed_thread(lambda: self._stream(run, source))
+        self.threads[run["id"]] = thread
+        ACTIVE_RUN.set(run["id"])
+
+    def halt(self, run_id: int) -> None:
+        thread = self.threads.pop(run_id, None)
+        if thread is not None:
+            thread.kill()
+        ACTIVE_RUN.set(0)
+
+    # -- the streaming loop --------------------------------------------------------------
+
+    def _stream(self, run: dict, source) -> None:
+        run_id = run["id"]
+        batch_size = int((run["options"] or {}).get("batch_size") or self.batch_size)
+        resend_from, position = run["batch_start"], run["position"]
+        deterministic = source.deterministic
+        # A deterministic source restarts at the last announced batch and sends it again
+        # whole; a live one cannot replay, so it goes on from where the count stopped.
+        start = resend_from if deterministic else position
+        pending_end = position if deterministic and resend_from < position else None
+        try:
+            items = source.stream(run["track"], start=start)
+            if pending_end is not None:
+                first = [next(items) for _ in range(pending_end - start)]
+                self._send(run, start, first, announce=False)
+                start = pending_end
+            for batch in batches(items, batch_size, self.batch_max_bytes, self.batch_max_wait):
+                if not self._send(run, start, batch, announce=True):
+                    log.info("run %s is no longer ours to stream", run_id, extra={"run_id": run_id})
+                    return
+                start += len(batch)
+            self._end(run_id, runs.FINISHED)
+        except SourceError as error:
+            log.error("run %s: source failed: %s", run_id, error, extra={"run_id": run_id})
+            self._end(run_id, runs.FAILED, str(error))
+        except StopIteration:
+            self._end(run_id, runs.FINISHED)
+        finally:
+            self.threads.pop(run_id, None)
+            source.close()
+
+    def _send(self, run: dict, start: int, items: list[bytes], announce: bool) -> bool:
+        run_id, end = run["id"], start + len(items)
+        if announce:
+            def write_ahead():
+                with self.engine.begin() as conn:
+                    return runs.announce_batch(conn, run_id, self.owner, start, end)
+            if not retry_transient(write_ahead):
+                return False
+        payload = {"run_id": run_id, "start": start, "end": end, "source": run["source"],
+                   "track": run["track"], "items": [item.decode("utf-8", "replace") for item in items]}
+        delay = 0.2
+        while True:
+            try:
+                self.dispatch("launcher", BATCH_EVENT, payload)
+                break
+            except Exception as error:  # noqa: BLE001 - the broker is away; the batch must still go
+                BROKER_ERRORS.labels(service="launcher").inc()
+                log.warning("dispatch of run %s batch %s failed (%s); retrying", run_id, start, error,
+                            extra={"run_id": run_id, "batch": start})
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        RUN_TWEETS_DISPATCHED.labels(source=run["source"]).inc(len(items))
+        return True
+
+    def _end(self, run_id: int, status: str, error: str | None = None) -> None:
+        def finish():
+            with self.engine.begin() as conn:
+                runs.end_run(conn, run_id, status, error)
+        retry_transient(finish)
+        ACTIVE_RUN.set(0)

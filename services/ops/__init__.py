@@ -1,0 +1,1 @@
+"""Developer tooling: bring up the local infrastructure and run every service (make run)."""

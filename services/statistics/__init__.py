@@ -1,0 +1,3 @@
+from services.statistics.service import StatisticsService
+
+__all__ = ["StatisticsService"]

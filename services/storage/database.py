@@ -1,0 +1,105 @@
+"""Connections to PostgreSQL for Nameko services.
+
+psycopg2 blocks in C; under eventlet that would freeze every green thread of the
+service. psycogreen makes psycopg2 wait through the eventlet hub instead.
+"""
+import logging
+import os
+import time
+
+import psycopg2
+from nameko.extensions import DependencyProvider
+from psycogreen.eventlet import patch_psycopg
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB_URI = "postgresql://postgres@localhost:5432/tweets"
+
+_patched = False
+
+
+def make_green() -> None:
+    """Let psycopg2 cooperate with eventlet (idempotent; harmless without monkey patching)."""
+    global _patched
+    if not _patched:
+        patch_psycopg()
+        _patched = True
+
+
+def db_uri(config: dict | None = None) -> str:
+    return (config or {}).get("DB_URI") or os.environ.get("DB_URI") or DEFAULT_DB_URI
+
+
+def make_engine(uri: str, pool_size: int = 10) -> Engine:
+    make_green()
+    return create_engine(
+        uri,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,   # a restarted PostgreSQL leaves dead connections in the pool
+        pool_recycle=1800,
+        future=True,
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: the server went away or a lock cycle was broken."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return True
+    return isinstance(error, psycopg2.Error) and getattr(error, "pgcode", None) in {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "57P01", "57P02", "57P03",  # admin shutdown, crash shutdown, cannot connect now
+    }
+
+
+def retry_transient(operation, *, attempts: int | None = None, first_delay=0.2, max_delay=5.0,
+                    sleep=time.sleep, on_retry=None):
+    """Run ``operation()`` again after transient database errors, with capped backoff.
+
+    ``attempts=None`` retries until it succeeds: a batch must not be lost because
+    PostgreSQL restarted.
+    """
+    delay = first_delay
+    tried = 0
+    while True:
+        try:
+            return operation()
+        except Exception as error:  # noqa: BLE001 - re-raised unless transient
+            tried += 1
+            if not is_transient(error) or (attempts is not None and tried >= attempts):
+                raise
+            if on_retry:
+                on_retry(error)
+            log.warning("database unavailable (%s); retrying in %.1fs", type(error).__name__, delay)
+            sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+class Database(DependencyProvider):
+    """Gives each worker the service's SQLAlchemy engine (a pool shared by the container)."""
+
+    def __init__(self, pool_size: int | None = None):
+        self.pool_size = pool_size
+        self.engine: Engine | None = None
+
+    def setup(self):
+        config = self.container.config
+        size = self.pool_size or int(config.get("max_workers", 10))
+        self.engine = make_engine(db_uri(config), pool_size=size)
+
+    def stop(self):
+        if self.engine is not None:
+            self.engine.dispose()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.engine

@@ -1,0 +1,126 @@
+"""Stream runs: their lifecycle rows and the figures computed from the batch ledger."""
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+import orjson
+
+ACTIVE, STOPPED, FINISHED, FAILED = "active", "stopped", "finished", "failed"
+
+
+class RunAlreadyActive(Exception):
+    def __init__(self, run_id):
+        super().__init__(f"run {run_id} is active; stop it first")
+        self.run_id = run_id
+
+
+def create_run(conn: Connection, track: list[str], source: str, options: dict, owner: str) -> int:
+    try:
+        with conn.begin_nested():
+            return conn.execute(
+                text("INSERT INTO runs (track, source, options, status, owner, heartbeat_at)"
+                     " VALUES (CAST(:track AS jsonb), :source, CAST(:options AS jsonb), 'active', :owner, now())"
+                     " RETURNING id"),
+                {"track": orjson.dumps(track).decode(), "source": source,
+                 "options": orjson.dumps(options).decode(), "owner": owner},
+            ).scalar_one()
+    except IntegrityError:
+        raise RunAlreadyActive(active_run_id(conn)) from None
+
+
+def active_run_id(conn: Connection) -> int | None:
+    return conn.execute(text("SELECT id FROM runs WHERE status = 'active'")).scalar()
+
+
+def get_run(conn: Connection, run_id: int) -> dict | None:
+    row = conn.execute(text("SELECT * FROM runs WHERE id = :id"), {"id": run_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def announce_batch(conn: Connection, run_id: int, owner: str, start: int, end: int) -> bool:
+    """Write ahead: the batch [start, end) is about to be sent. False when this owner lost the run
+    (stopped by someone, or taken over), which tells the streamer to stop."""
+    return conn.execute(
+        text("UPDATE runs SET batch_start = :start, position = :end, heartbeat_at = now()"
+             " WHERE id = :id AND status = 'active' AND owner = :owner RETURNING id"),
+        {"start": start, "end": end, "id": run_id, "owner": owner},
+    ).first() is not None
+
+
+def heartbeat(conn: Connection, owner: str, run_ids: list[int]) -> None:
+    """Only runs this replica really streams get a heartbeat: a dead stream thread must let go."""
+    conn.execute(
+        text("UPDATE runs SET heartbeat_at = now() WHERE status = 'active' AND owner = :owner"
+             " AND id = ANY(:ids)"),
+        {"owner": owner, "ids": list(run_ids)},
+    )
+
+
+def take_over_orphan(conn: Connection, owner: str, stale_after: float) -> dict | None:
+    """Claim the active run whose owner stopped sending heartbeats."""
+    row = conn.execute(
+        text("UPDATE runs SET owner = :owner, heartbeat_at = now()"
+             " WHERE status = 'active' AND (owner IS NULL OR heartbeat_at < now() - make_interval(secs => :stale))"
+             " RETURNING *"),
+        {"owner": owner, "stale": stale_after},
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def end_run(conn: Connection, run_id: int, status: str, error: str | None = None) -> bool:
+    return conn.execute(
+        text("UPDATE runs SET status = :status, stopped_at = now(), error = :error"
+             " WHERE id = :id AND status = 'active' RETURNING id"),
+        {"status": status, "error": error, "id": run_id},
+    ).first() is not None
+
+
+def _speed(amount: int, elapsed: float) -> float:
+    return round(amount / elapsed, 3) if elapsed > 0 else 0.0
+
+
+_RUN_FIGURES = """
+    SELECT r.id, r.track, r.source, r.status, r.started_at, r.stopped_at, r.position, r.error,
+           coalesce(b.received, 0) AS received, coalesce(b.matched, 0) AS matched,
+           coalesce(b.bad, 0) AS bad, coalesce(b.stored, 0) AS stored,
+           coalesce(b.items, 0) AS committed_items,
+           extract(epoch FROM coalesce(r.stopped_at, now()) - r.started_at) AS elapsed
+      FROM runs r
+      LEFT JOIN (SELECT run_id, sum(received) AS received, sum(matched) AS matched, sum(bad) AS bad,
+                        sum(stored) AS stored, sum(end_pos - start_pos) AS items
+                   FROM run_batches GROUP BY run_id) b ON b.run_id = r.id
+"""
+
+
+def _run_dict(row) -> dict:
+    elapsed = float(row["elapsed"] or 0)
+    amount = int(row["matched"])
+    return {
+        "run_id": row["id"], "track": row["track"], "source": row["source"], "status": row["status"],
+        "started_at": row["started_at"].isoformat(),
+        "stopped_at": row["stopped_at"].isoformat() if row["stopped_at"] else None,
+        "received": int(row["received"]), "matched": amount, "bad": int(row["bad"]),
+        "stored": int(row["stored"]), "amount": amount, "elapsed_time": int(elapsed),
+        "speed": _speed(amount, elapsed), "dispatched_items": int(row["position"]),
+        "committed_items": int(row["committed_items"]), "error": row["error"],
+    }
+
+
+def run_figures(conn: Connection, run_id: int) -> dict | None:
+    row = conn.execute(text(_RUN_FIGURES + " WHERE r.id = :id"), {"id": run_id}).mappings().first()
+    return _run_dict(row) if row else None
+
+
+def all_run_figures(conn: Connection) -> list[dict]:
+    return [_run_dict(r) for r in conn.execute(text(_RUN_FIGURES + " ORDER BY r.id")).mappings()]
+
+
+def overall_figures(conn: Connection) -> dict:
+    """amount, speed and elapsed_time over every run ever made (a running run counts up to now)."""
+    row = conn.execute(text(
+        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_batches) AS amount,"
+        "       (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0)"
+        "          FROM runs) AS elapsed"
+    )).mappings().one()
+    amount, elapsed = int(row["amount"]), float(row["elapsed"])
+    return {"amount": amount, "speed": _speed(amount, elapsed), "elapsed_time": int(elapsed)}

@@ -1,0 +1,141 @@
+"""The database schema, in one place. Alembic migrations are generated from it."""
+from sqlalchemy import (
+    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
+    PrimaryKeyConstraint, Table, Text, func, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# A stream run: what was asked, who streams it, how far it got.
+runs = Table(
+    "runs", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("track", JSONB, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("options", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", Text, nullable=False),  # active | stopped | finished | failed
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("error", Text),
+    # takeover: the launcher replica streaming the run, and its last sign of life
+    Column("owner", Text),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    # source items announced so far, and where the last announced batch began:
+    # a replica taking over re-sends [batch_start, position) under the same identity
+    Column("position", BigInteger, nullable=False, server_default=text("0")),
+    Column("batch_start", BigInteger, nullable=False, server_default=text("0")),
+    Index("one_active_run", text("(true)"), unique=True, postgresql_where=text("status = 'active'")),
+)
+
+# The exactly-once ledger: one row per batch a filter committed, with its counts.
+# Its key is the batch identity; a redelivered batch finds its row and changes nothing.
+run_batches = Table(
+    "run_batches", metadata,
+    Column("run_id", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("start_pos", BigInteger, nullable=False),
+    Column("end_pos", BigInteger, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("bad", Integer, nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("run_id", "start_pos"),
+)
+
+# Batches that failed for a reason other than a transient database error: kept, never dropped.
+failed_batches = Table(
+    "failed_batches", metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("start_pos", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("run_id", "start_pos"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", Text, nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("followers", BigInteger, nullable=False),
+    # created_at of the newest tweet that carried this count: the newest count wins
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("users_by_followers", text("followers DESC"), "username"),
+    Index("users_by_username", func.lower(text("username"))),
+)
+
+places = Table(
+    "places", metadata,
+    Column("id", Text, primary_key=True),
+    Column("country_code", Text),
+    Column("full_name", Text),
+)
+
+tweets = Table(
+    "tweets", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("place_id", Text),
+    Column("country_code", Text),
+    Column("hashtags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("first_run_id", BigInteger),  # NULL when it came from populate
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("tweets_by_author", "author_id", text("created_at DESC")),
+)
+
+# Every tag a tweet carries: its hashtags case-folded, and the tag it was populated for.
+tweet_tags = Table(
+    "tweet_tags", metadata,
+    Column("tweet_id", BigInteger, nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("populated", Boolean, nullable=False, server_default=text("false")),
+    PrimaryKeyConstraint("tweet_id", "tag"),
+)
+
+# Rollups, kept current in the transaction that inserts the tweets they count.
+hour_counts = Table(
+    "hour_counts", metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+tag_counts = Table(
+    "tag_counts", metadata,
+    Column("tag", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tag", "country", "lang"),
+    Index("tag_counts_by_count", text("count DESC")),
+)
+
+# run_id 0 stands for populated tweets (a primary key column cannot be NULL)
+minute_counts = Table(
+    "minute_counts", metadata,
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("minute", "run_id", "lang", "country"),
+)
+
+minute_tag_counts = Table(
+    "minute_tag_counts", metadata,
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("minute", "tag", "run_id", "lang", "country"),
+    Index("minute_tag_counts_by_tag", "tag", "minute"),
+)
+
+UNKNOWN_COUNTRY = "unknown"
+POPULATE_RUN_ID = 0

@@ -1,0 +1,70 @@
+"""Track-term matching with the semantics of the classic ``track`` parameter.
+
+A phrase is space-separated words; a tweet matches a phrase when every word equals,
+case-folded, one of the tweet's tokens (text words split on whitespace and
+punctuation, hashtags, mentioned usernames, words of expanded URLs). A tweet
+matches the run when it matches any phrase.
+"""
+import re
+
+from services.tweets.parse import Tweet
+
+MAX_PHRASES = 400
+MAX_PHRASE_BYTES = 60
+
+# Words are runs of letters, digits and underscores (so "#bieber", "@bieber",
+# "Bieber!" all give "bieber"); URLs are split on their punctuation too.
+_WORD = re.compile(r"\w+")
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def tokens_of(tweet: Tweet) -> set[str]:
+    tokens = set(words_of(tweet.text))
+    for tag in tweet.hashtags:
+        tokens.update(words_of(tag))
+    for name in tweet.mentions:
+        tokens.update(words_of(name))
+    for url in tweet.urls:
+        tokens.update(words_of(url))
+    return tokens
+
+
+class TrackMatcher:
+    """Matches tweets against phrases without rescanning every phrase per tweet.
+
+    Phrases are indexed by their rarest-looking (longest) word: a tweet only tests
+    the phrases indexed under one of its own tokens.
+    """
+
+    def __init__(self, phrases: list[str]):
+        self.phrases = [tuple(words_of(p)) for p in phrases]
+        self._by_key: dict[str, list[frozenset[str]]] = {}
+        for words in self.phrases:
+            if not words:
+                continue
+            key = max(words, key=len)
+            self._by_key.setdefault(key, []).append(frozenset(words))
+
+    def matches(self, tweet: Tweet) -> bool:
+        tokens = tokens_of(tweet)
+        for token in tokens:
+            for required in self._by_key.get(token, ()):
+                if required <= tokens:
+                    return True
+        return False
+
+
+def phrase_problem(phrase) -> str | None:
+    """Why a phrase is not acceptable as a track term, or None."""
+    if not isinstance(phrase, str):
+        return "must be a string"
+    if not phrase.strip():
+        return "must not be blank"
+    if len(phrase.encode("utf-8")) > MAX_PHRASE_BYTES:
+        return f"is longer than {MAX_PHRASE_BYTES} bytes"
+    if not words_of(phrase):
+        return "has no word to match"
+    return None
