@@ -2,7 +2,7 @@
 from nameko.events import event_handler
 
 from services.filter.pipeline import process_batch
-from services.launcher.streamer import BATCH_EVENT
+from services.events import BATCH_EVENT, BATCH_SOURCE
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage.database import Database
 
@@ -14,6 +14,6 @@ class FilterService:
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 
-    @event_handler("launcher", BATCH_EVENT)
+    @event_handler(BATCH_SOURCE, BATCH_EVENT)
     def handle_batch(self, batch: dict):
         process_batch(self.db, batch)

@@ -1,9 +1,13 @@
 """The gateway: the only HTTP surface. Each area's routes live in services/gateway/routes/."""
+from services.gateway.routes.analytics import AnalyticsRoutes
+from services.gateway.routes.ops import OpsRoutes
+from services.gateway.routes.site import SiteRoutes
 from services.gateway.routes.streams import StreamRoutes
+from services.gateway.routes.views import ViewRoutes
 from services.observability.metrics import EntrypointMetrics
 
 
-class GatewayService(StreamRoutes):
+class GatewayService(StreamRoutes, ViewRoutes, AnalyticsRoutes, OpsRoutes, SiteRoutes):
     name = "gateway"
 
     entrypoint_metrics = EntrypointMetrics()

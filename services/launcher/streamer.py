@@ -16,6 +16,7 @@ import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
 
+from services.events import BATCH_EVENT, BATCH_SOURCE, declare_batch_queue
 from services.launcher.batching import batches
 from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
@@ -23,8 +24,6 @@ from services.storage import runs
 from services.storage.database import db_uri, make_engine, retry_transient
 
 log = logging.getLogger(__name__)
-
-BATCH_EVENT = "tweet_batch"
 
 
 def owner_name() -> str:
@@ -48,6 +47,7 @@ class RunStreamer(DependencyProvider):
         self.batch_max_wait = float(config.get("BATCH_MAX_WAIT", 1.0))
         self.engine = make_engine(db_uri(config), pool_size=2)
         self.dispatch = event_dispatcher(config)
+        declare_batch_queue(config)
         self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
 
     def stop(self):
@@ -133,7 +133,7 @@ class RunStreamer(DependencyProvider):
         delay = 0.2
         while True:
             try:
-                self.dispatch("launcher", BATCH_EVENT, payload)
+                self.dispatch(BATCH_SOURCE, BATCH_EVENT, payload)
                 break
             except Exception as error:  # noqa: BLE001 - the broker is away; the batch must still go
                 BROKER_ERRORS.labels(service="launcher").inc()

@@ -1,0 +1,25 @@
+"""The one event that carries tweets: the launcher's batches, consumed by the filter.
+
+The filter's queue is declared here too, so that the launcher can make sure it exists
+before its first dispatch: RabbitMQ drops events that reach an exchange with no queue
+bound, and a filter that starts a moment after the launcher must not lose a batch.
+"""
+from kombu import Connection, Queue
+from nameko.standalone.events import get_event_exchange
+
+BATCH_SOURCE = "launcher"
+BATCH_EVENT = "tweet_batch"
+BATCH_HANDLER = ("filter", "handle_batch")
+
+
+def batch_queue(config: dict) -> Queue:
+    service, method = BATCH_HANDLER
+    # the name nameko's @event_handler gives a SERVICE_POOL handler's queue
+    return Queue(f"evt-{BATCH_SOURCE}-{BATCH_EVENT}--{service}.{method}",
+                 exchange=get_event_exchange(BATCH_SOURCE, config), routing_key=BATCH_EVENT,
+                 durable=True, auto_delete=False, exclusive=False)
+
+
+def declare_batch_queue(config: dict) -> None:
+    with Connection(config["AMQP_URI"]) as connection:
+        batch_queue(config)(connection.default_channel).declare()

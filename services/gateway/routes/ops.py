@@ -1,0 +1,5 @@
+"""Health (/api/health) and Prometheus metrics (/metrics)."""
+
+
+class OpsRoutes:
+    pass

@@ -1,0 +1,5 @@
+"""The web dashboard (/), the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
+
+
+class SiteRoutes:
+    pass

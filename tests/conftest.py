@@ -1,0 +1,95 @@
+"""Shared fixtures: an isolated database and RabbitMQ vhost per test session, cleaned up after."""
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+from sqlalchemy import text
+
+from services.storage.database import make_engine
+from services.storage.schema import metadata
+from tests.system import ROOT, SAMPLES, System
+
+PG_ADMIN_URI = os.environ.get("TEST_PG_ADMIN_URI", "postgresql://postgres@localhost:5432/postgres")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _admin(statement: str) -> None:
+    connection = psycopg2.connect(PG_ADMIN_URI)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def db_uri():
+    name = f"tweets_test_{RUN_ID}"
+    _admin(f"CREATE DATABASE {name}")
+    uri = PG_ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+    subprocess.run([sys.executable, "-m", "alembic", "-c", str(ROOT / "migrations" / "alembic.ini"),
+                    "upgrade", "head"], check=True, cwd=ROOT, env=dict(os.environ, DB_URI=uri),
+                   capture_output=True)
+    yield uri
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    vhost = f"tweets_test_{RUN_ID}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    yield f"pyamqp://guest:guest@localhost:5672/{quote(vhost, safe='')}"
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def engine(db_uri):
+    engine = make_engine(db_uri, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_db(engine):
+    """An empty store for the test (tables truncated before it runs)."""
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def nameko_config(db_uri, amqp_uri):
+    """Config for container_factory / worker tests, pointing at the isolated db and vhost."""
+    return {
+        "AMQP_URI": amqp_uri, "DB_URI": db_uri, "WEB_SERVER_ADDRESS": "127.0.0.1:0",
+        "REPLAY_DIR": str(SAMPLES), "FLAVOR": "stage", "SYNTHETIC_RATE": 0, "BATCH_SIZE": 100,
+        "BATCH_MAX_WAIT": 0.2, "METRICS_PORT": 0, "max_workers": 4,
+    }
+
+
+@pytest.fixture(scope="module")
+def system(db_uri, amqp_uri, tmp_path_factory):
+    """Every service as a real process; stopped at the end of the module."""
+    env = {"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(SAMPLES), "BATCH_MAX_WAIT": "0.2",
+           "TAKEOVER_AFTER_SECONDS": "5", "LOG_LEVEL": "INFO"}
+    running = System(env, tmp_path_factory.mktemp("system-logs"))
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def fresh_system(system, clean_db):
+    """The running system over an empty store (no active run left by an earlier test)."""
+    return system
