@@ -1,0 +1,84 @@
+"""The filter's batch commit against the real PostgreSQL: exactly-once effects."""
+from sqlalchemy import text
+
+from services.filter.pipeline import process_batch
+from services.sources.synthetic import SyntheticSource
+from services.storage import runs
+from tests.system import SAMPLES
+
+TABLES = ("tweets", "users", "places", "tweet_tags", "hour_counts", "tag_counts", "minute_counts",
+          "minute_tag_counts", "run_batches")
+
+
+def snapshot(engine) -> dict:
+    """Everything a batch can change, row for row."""
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all() for t in TABLES}
+
+
+def new_run(engine, track) -> int:
+    with engine.begin() as conn:
+        run_id = runs.create_run(conn, track, "replay", {}, "test-owner")
+        runs.end_run(conn, run_id, runs.STOPPED)  # only one run may be active at a time
+    return run_id
+
+
+def sample_batch(run_id, track, name="streaming_output_with_error.jsonl", start=0):
+    items = (SAMPLES / name).read_text().splitlines()
+    return {"run_id": run_id, "start": start, "end": start + len(items), "source": "replay",
+            "track": track, "items": items}
+
+
+def test_a_batch_delivered_twice_changes_nothing_the_second_time(clean_db):
+    run_id = new_run(clean_db, ["dogs"])
+    batch = sample_batch(run_id, ["dogs"])
+    assert process_batch(clean_db, batch) == 6
+    first = snapshot(clean_db)
+    assert process_batch(clean_db, batch) is None
+    assert snapshot(clean_db) == first
+    with clean_db.connect() as conn:
+        figures = runs.run_figures(conn, run_id)
+    assert (figures["received"], figures["bad"], figures["matched"], figures["stored"]) == (8, 1, 6, 6)
+
+
+def test_a_second_run_counts_tweets_already_stored_but_stores_them_once(clean_db):
+    first, second = new_run(clean_db, ["dogs"]), new_run(clean_db, ["dogs"])
+    process_batch(clean_db, sample_batch(first, ["dogs"]))
+    process_batch(clean_db, sample_batch(second, ["dogs"]))
+    with clean_db.connect() as conn:
+        a, b = runs.run_figures(conn, first), runs.run_figures(conn, second)
+        assert conn.execute(text("SELECT count(*) FROM tweets")).scalar() == 6
+        assert conn.execute(text("SELECT sum(count) FROM hour_counts")).scalar() == 6
+        overall = runs.overall_figures(conn)
+    assert a["amount"] == b["amount"] == 6
+    assert (a["stored"], b["stored"]) == (6, 0)
+    assert overall["amount"] == 12
+
+
+def test_rollups_agree_with_the_stored_rows(clean_db):
+    run_id = new_run(clean_db, ["the"])
+    source = SyntheticSource(seed=7, rate=0)
+    items = [source.item(i).decode() for i in range(600)]
+    batch = {"run_id": run_id, "start": 0, "end": 600, "source": "synthetic", "track": ["the"], "items": items}
+    stored = process_batch(clean_db, batch)
+    assert stored > 0
+    with clean_db.connect() as conn:
+        q = lambda sql: conn.execute(text(sql)).all()  # noqa: E731
+        assert q("SELECT count(*) FROM tweets") == [(stored,)]
+        assert q("SELECT date_trunc('hour', created_at) h, count(*) FROM tweets GROUP BY h ORDER BY h") == \
+            q("SELECT hour, count FROM hour_counts ORDER BY hour")
+        assert q("SELECT tt.tag, coalesce(t.country_code, 'unknown') c, t.lang, count(*) FROM tweet_tags tt"
+                 " JOIN tweets t ON t.id = tt.tweet_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3") == \
+            q("SELECT tag, country, lang, count FROM tag_counts ORDER BY 1, 2, 3")
+        assert q("SELECT sum(count) FROM minute_counts") == [(stored,)]
+        # only authors are kept, each with the count of its newest tweet
+        assert q("SELECT count(*) FROM users WHERE id NOT IN (SELECT author_id FROM tweets)") == [(0,)]
+
+
+def test_a_batch_that_cannot_be_stored_is_kept_not_lost(clean_db):
+    batch = sample_batch(999_999, ["dogs"])  # no such run: the ledger's foreign key refuses it
+    assert process_batch(clean_db, batch) is None
+    with clean_db.connect() as conn:
+        kept = conn.execute(text("SELECT run_id, start_pos, payload FROM failed_batches")).all()
+    assert [(r.run_id, r.start_pos) for r in kept] == [(999_999, 0)]
+    assert kept[0].payload["items"] == batch["items"]
