@@ -1,4 +1,10 @@
 """Shared fixtures: an isolated database and RabbitMQ vhost per test session, cleaned up after."""
+# The services run under eventlet's monkey patching (nameko run applies it); tests
+# apply it too, as nameko's testing docs ask, before anything imports socket or threading.
+import eventlet
+
+eventlet.monkey_patch()
+
 import os
 import subprocess
 import sys

@@ -1,0 +1,48 @@
+"""The synthetic X API: deterministic for a seed, realistic v2 shapes."""
+from collections import Counter
+
+import orjson
+
+from services.sources.synthetic import POPULATE_TAGS, SyntheticSource
+from services.tweets.parse import parse_documents
+
+
+def test_item_n_of_a_seed_is_always_the_same_tweet():
+    a, b = SyntheticSource(seed=4, rate=0), SyntheticSource(seed=4, rate=0)
+    first, second = orjson.loads(a.item(123)), orjson.loads(b.item(123))
+    for doc in (first, second):
+        doc["data"].pop("created_at")
+    assert first == second
+    assert orjson.loads(SyntheticSource(seed=5).item(123))["data"]["text"] != first["data"]["text"]
+
+
+def test_stream_resumes_from_a_position():
+    source = SyntheticSource(seed=2, rate=0, limit=50)
+    whole = [orjson.loads(i)["data"]["id"] for i in source.stream(["x"])]
+    tail = [orjson.loads(i)["data"]["id"] for i in source.stream(["x"], start=30)]
+    assert len(whole) == 50 and tail == whole[30:]
+
+
+def test_payloads_have_the_v2_shape_and_a_realistic_mix():
+    source = SyntheticSource(seed=1, rate=0)
+    docs = [orjson.loads(source.item(i)) for i in range(3000)]
+    assert all({"data", "includes", "matching_rules"} <= set(d) for d in docs)
+    batch = parse_documents(source.item(i) for i in range(3000))
+    assert batch.bad == 0 and len(batch.tweets) == 3000
+    langs = Counter(t.lang for t in batch.tweets)
+    assert langs.most_common(1)[0][0] == "en" and len(langs) >= 8
+    with_place = sum(1 for t in batch.tweets if t.place_id)
+    assert 0.2 < with_place / 3000 < 0.4
+    tags = Counter(h for t in batch.tweets for h in t.hashtags)
+    assert set(POPULATE_TAGS) <= set(tags)
+    followers = sorted(u.followers for u in batch.users.values())
+    assert followers[len(followers) // 2] < 1000 < followers[-1]  # a long tail
+
+
+def test_search_answers_pages_of_tweets_carrying_the_tag():
+    pages = list(SyntheticSource(seed=1).search("devops", 250))
+    assert [len(p["data"]) for p in pages] == [100, 100, 50]
+    assert all("next_token" in p["meta"] for p in pages[:-1]) and "next_token" not in pages[-1]["meta"]
+    batch = parse_documents(orjson.dumps(p) for p in pages)
+    assert all("devops" in t.hashtags for t in batch.tweets)
+    assert all(t.author_id in batch.users for t in batch.tweets)
