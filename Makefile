@@ -7,7 +7,7 @@ CONFIG := config/config.yml
 export DB_URI ?= postgresql://postgres@localhost:5432/tweets
 export AMQP_URI ?= pyamqp://guest:guest@localhost:5672/
 
-.PHONY: install run db migrate test coverage log bench clean
+.PHONY: install run db migrate test test-tools coverage log bench clean
 
 $(BIN)/nameko: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,13 +26,23 @@ migrate: install
 run: db
 	$(BIN)/python -m services.ops.supervise
 
-test: install
-	$(BIN)/python -m services.ops.infra
-	$(BIN)/python -m pytest -p no:cacheprovider
+# Programs some tests drive (a real browser, Prometheus, HAProxy, docker-compose's parser):
+# installed from the distribution when missing and possible; otherwise those tests skip and say why.
+TEST_TOOLS := chromium:chromium promtool:prometheus haproxy:haproxy docker-compose:docker-compose
+test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing test tools:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; \
+	  else echo "not installed (their tests will skip):$$missing"; fi; fi
 
-coverage: install
+test: install test-tools
 	$(BIN)/python -m services.ops.infra
-	$(BIN)/python -m pytest -p no:cacheprovider --cov=services --cov-report=term-missing:skip-covered
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider
+
+coverage: install test-tools
+	$(BIN)/python -m services.ops.infra
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider --cov=services --cov-report=term-missing:skip-covered
 
 log:
 	@tail -n $${LINES:-50} -q build/logs/*.log 2>/dev/null | $(BIN)/python -m services.observability.logs || echo "no logs yet: start the system with make run"
