@@ -18,5 +18,10 @@ class SourceFailed(Exception):
     """The tweet source failed (500 with the reason)."""
 
 
+class StorageFailed(Exception):
+    """The database could not store what was asked (500 with the reason)."""
+
+
 HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "NotFound": 404, "Conflict": 409,
-               "SourceFailed": 500, "SourceError": 500}
+               "SourceFailed": 500, "SourceError": 500,
+               "StorageFailed": 500}

@@ -1,5 +1,37 @@
 """The five REST views and populate (/api/v1/...), answered by the query service."""
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+
+from services.gateway.http import json_endpoint, read_json
+from services.query.requests import HourQuery, PopulateRequest, TagsQuery
+from services.schemas import validate
+
+
+def query_of(request) -> dict:
+    """The query string as a dict (the first value of a repeated parameter)."""
+    return request.args.to_dict()
 
 
 class ViewRoutes:
-    pass
+    query = RpcProxy("query")
+
+    @http("POST", "/api/v1/populate")
+    @json_endpoint("/api/v1/populate")
+    def populate_tags(self, request):
+        wanted = validate(PopulateRequest, read_json(request, required=False))
+        return 201, self.query.populate(wanted.model_dump())
+
+    @http("GET", "/api/v1/users")
+    @json_endpoint("/api/v1/users")
+    def view_top_users(self, request):
+        return self.query.top_users()
+
+    @http("GET", "/api/v1/hour")
+    @json_endpoint("/api/v1/hour")
+    def view_tweets_per_hour(self, request):
+        return self.query.tweets_per_hour(validate(HourQuery, query_of(request)).model_dump())
+
+    @http("GET", "/api/v1/tags")
+    @json_endpoint("/api/v1/tags")
+    def view_tag_counts(self, request):
+        return self.query.tag_counts(validate(TagsQuery, query_of(request)).model_dump())

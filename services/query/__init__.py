@@ -1,0 +1,3 @@
+from services.query.service import QueryService
+
+__all__ = ["QueryService"]

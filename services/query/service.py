@@ -1,0 +1,60 @@
+"""The query service: populate, and the analytic views over the rollups."""
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+
+from services.errors import SourceFailed
+from services.observability.metrics import POPULATE_FAILURES, EntrypointMetrics, MetricsServer
+from services.query import views
+from services.query.analytics import AnalyticsQueries
+from services.query.populate import populate_tags
+from services.query.requests import HourQuery, PopulateRequest, TagsQuery
+from services.schemas import validate
+from services.sources import TweetSource, default_source_name, make_source
+from services.storage.database import Database
+
+
+class QueryService(AnalyticsQueries):
+    name = "query"
+
+    db = Database()
+    config = Config()
+    metrics = MetricsServer()
+    entrypoint_metrics = EntrypointMetrics()
+
+    @rpc
+    def populate(self, request: dict | None = None) -> dict:
+        """Fetch and store recent tweets per tag; ``{"stored": {tag: n}, "total": n, ...}``."""
+        wanted = validate(PopulateRequest, request)
+        source = populate_source(self.config)
+        try:
+            return populate_tags(self.db, source, wanted.tags, wanted.per_tag).as_answer()
+        finally:
+            source.close()
+
+    @rpc
+    def top_users(self) -> list[dict]:
+        with self.db.connect() as conn:
+            return views.top_users(conn)
+
+    @rpc
+    def tweets_per_hour(self, query: dict | None = None) -> list[dict]:
+        by = validate(HourQuery, query).by
+        with self.db.connect() as conn:
+            return views.tweets_per_hour_of_day(conn) if by == "hour_of_day" else views.tweets_per_hour(conn)
+
+    @rpc
+    def tag_counts(self, query: dict | None = None) -> list[dict]:
+        limit = validate(TagsQuery, query).limit
+        with self.db.connect() as conn:
+            return views.tag_counts(conn, limit)
+
+
+def populate_source(config: dict) -> TweetSource:
+    """The flavor's source (stage: synthetic, production: the X API); a source that cannot be
+    built (no bearer token, unknown name) is a source failure, reported with its reason."""
+    name = default_source_name(config)
+    try:
+        return make_source(name, config)
+    except Exception as error:  # noqa: BLE001 - SourceError, ValueError, BadRequest: all say why
+        POPULATE_FAILURES.labels(reason="source").inc()
+        raise SourceFailed(f"the {name} source cannot be used: {error}") from None
