@@ -31,7 +31,7 @@ class PopulateRequest(_Strict):
     def _hashtags(cls, tags):
         normalised = []
         for index, tag in enumerate(tags):
-            if not _HASHTAG.fullmatch(tag) or len(tag) > MAX_TAG_LENGTH + 1:
+            if not _HASHTAG.fullmatch(tag) or len(tag.removeprefix("#")) > MAX_TAG_LENGTH:
                 raise ValueError(f"tag {index} ({tag!r}) is not a hashtag: letters, digits and _ only, "
                                  f"at most {MAX_TAG_LENGTH} of them")
             normalised.append(tag.removeprefix("#").casefold())

@@ -1,0 +1,3 @@
+from services.health.service import HealthService
+
+__all__ = ["HealthService"]
