@@ -41,7 +41,8 @@ def make_engine(uri: str, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,   # a restarted PostgreSQL leaves dead connections in the pool
         pool_recycle=1800,
-        future=True,
+        # rollups bucket by UTC hour and minute; date_trunc follows the session time zone
+        connect_args={"options": "-c timezone=UTC"},
     )
 
 
