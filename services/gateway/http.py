@@ -5,9 +5,15 @@ import time
 
 import orjson
 from nameko.exceptions import RemoteError
+from nameko.extensions import DependencyProvider
+from nameko.web.handlers import HttpRequestHandler, http
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoRoute
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.errors import HTTP_STATUS, BadRequest
+from services.gateway.auth import TokenTable, bearer_token, required_role
 from services.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 log = logging.getLogger(__name__)
@@ -20,14 +26,17 @@ def json_response(status: int, body) -> Response:
                     mimetype="application/json")
 
 
-def error_response(status: int, message: str, **extra) -> Response:
-    return json_response(status, {"error": message, **extra})
+def error_response(status: int, message: str, headers: dict | None = None, **extra) -> Response:
+    response = json_response(status, {"error": message, **extra})
+    response.headers.update(headers or {})
+    return response
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
 def read_json(request: Request, required: bool = True):
@@ -51,19 +60,50 @@ def read_json(request: Request, required: bool = True):
         raise BadRequest(f"body: not valid JSON ({error})") from None
 
 
-def json_endpoint(route: str):
-    """Wrap an @http method: map errors to JSON answers and record the request's metrics."""
+# json_endpoint's role when none is named: derived from the route and the HTTP method (auth.required_role)
+BY_METHOD = object()
+
+
+@functools.cache
+def environment_tokens() -> TokenTable:
+    """The tokens for a service class that does not declare ``api_tokens = ApiTokens()``: the same
+    rules, read from the environment on first use, so access control never silently disappears."""
+    return TokenTable.load({})
+
+
+def check_access(tokens: TokenTable, request: Request, required: str) -> None:
+    """Raise 401 without a known token, 403 when its role may not do this."""
+    if tokens.open:
+        return
+    if not tokens.configured:
+        raise HttpError(503, "no API tokens are configured; this gateway serves only public routes")
+    token = bearer_token(request.headers.get("Authorization"))
+    role = tokens.role_of(token)
+    if role is None:
+        problem = "an API token is required" if token is None else "the API token is not valid"
+        raise HttpError(401, f"{problem}: send 'Authorization: Bearer <token>'",
+                        {"WWW-Authenticate": 'Bearer realm="tweetstream"'})
+    if not tokens.may(role, required):
+        raise HttpError(403, f"the {role} role may not do this; it needs the {required} role")
+
+
+def json_endpoint(route: str, role=BY_METHOD):
+    """Wrap an @http method: check the caller's role, map errors to JSON answers and record the
+    request's metrics. ``role``: "admin", "viewer", None (public), or by default from the method."""
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, request, *args, **kwargs):
             began = time.perf_counter()
             try:
+                needed = required_role(route, request.method) if role is BY_METHOD else role
+                if needed is not None:
+                    check_access(getattr(self, "api_tokens", None) or environment_tokens(), request, needed)
                 response = method(self, request, *args, **kwargs)
                 if not isinstance(response, Response):
                     status, body = response if isinstance(response, tuple) else (200, response)
                     response = json_response(status, body)
             except HttpError as error:
-                response = error_response(error.status, str(error))
+                response = error_response(error.status, str(error), error.headers)
             except BadRequest as error:
                 response = error_response(400, str(error))
             except RemoteError as error:
@@ -81,3 +121,44 @@ def json_endpoint(route: str):
             return response
         return wrapper
     return decorate
+
+
+# -- unknown routes and wrong methods -------------------------------------------------------------
+# Nameko's WsgiApp answers them itself with werkzeug's HTML pages. A catch-all rule takes every
+# request no other rule matches (werkzeug prefers any matching rule over reporting a wrong method),
+# and RouteTable tells which it was: a path no route has (404) or a method the path lacks (405).
+
+EVERY_METHOD = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+UNMATCHED = "unmatched_route"
+
+
+class RouteTable(DependencyProvider):
+    """The service's own URL rules (without the catch-all), to classify an unmatched request."""
+
+    def get_dependency(self, worker_ctx):
+        if not hasattr(self, "_map"):
+            rules = [Rule(entrypoint.url, methods=entrypoint.method.split(","))
+                     for entrypoint in self.container.entrypoints
+                     if isinstance(entrypoint, HttpRequestHandler) and entrypoint.method_name != UNMATCHED]
+            self._map = Map(rules)
+        return self._map.bind("gateway")
+
+
+class UnmatchedRoutes:
+    """Answers, in JSON, every request that no route of the service takes."""
+    routes = RouteTable()
+
+    # "/<path:...>" needs one character at least, so "/" has its own rule; GET / is the dashboard's
+    @http("POST,PUT,PATCH,DELETE,OPTIONS", "/")
+    @http(EVERY_METHOD, "/<path:anything>")
+    @json_endpoint("<unmatched>", role=None)
+    def unmatched_route(self, request, anything=""):
+        try:
+            self.routes.match(request.path, request.method)
+        except MethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.valid_methods or ()))
+            raise HttpError(405, f"{request.method} is not allowed on {request.path}; use {allowed}",
+                            {"Allow": allowed}) from None
+        except (NoRoute, RequestRedirect):
+            pass
+        raise HttpError(404, f"no route {request.path}")
