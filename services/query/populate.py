@@ -71,7 +71,8 @@ def populate_tags(engine, source: TweetSource, tags: list[str], per_tag: int) ->
                 POPULATE_FAILURES.labels(reason="source").inc()
                 # a SourceError's message is meant for users; anything else only shows its kind
                 reason = str(error) if isinstance(error, SourceError) else f"unexpected {type(error).__name__}"
-                log.warning("populate: the %s source failed on #%s: %s", source.name, tag, reason)
+                log.warning("populate: the %s source failed on #%s: %s", source.name, tag, reason,
+                            exc_info=not isinstance(error, SourceError))
                 raise SourceFailed(f"the {source.name} source failed while fetching #{tag}: {reason} "
                                    f"({_progress(result)})") from None
             if page is None:
