@@ -74,10 +74,12 @@ WITH incoming AS (
     SELECT tweet_id, tag, populated FROM incoming g
      WHERE g.populated OR EXISTS (SELECT 1 FROM batch_new_tweets n WHERE n.id = g.tweet_id)
      ORDER BY tweet_id, tag
-    ON CONFLICT DO NOTHING
-    RETURNING tweet_id, tag
+    -- a tweet stored earlier with this hashtag is now also known as fetched for it
+    ON CONFLICT (tweet_id, tag) DO UPDATE SET populated = true
+     WHERE EXCLUDED.populated AND NOT tweet_tags.populated
+    RETURNING tweet_id, tag, xmax = 0 AS fresh  -- xmax is 0 on a row inserted, not updated
 )
-INSERT INTO batch_new_tags SELECT * FROM inserted;
+INSERT INTO batch_new_tags SELECT tweet_id, tag FROM inserted WHERE fresh;
 
 -- the newest follower count wins
 INSERT INTO users (id, username, name, followers, seen_at)

@@ -82,3 +82,21 @@ def test_a_batch_that_cannot_be_stored_is_kept_not_lost(clean_db):
         kept = conn.execute(text("SELECT run_id, start_pos, payload FROM failed_batches")).all()
     assert [(r.run_id, r.start_pos) for r in kept] == [(999_999, 0)]
     assert kept[0].payload["items"] == batch["items"]
+
+
+def test_populating_a_streamed_tweet_marks_its_tag_fetched_without_counting_it_twice(clean_db):
+    from services.storage.ingest import store_tweets
+    from services.tweets.parse import parse_documents
+    run_id = new_run(clean_db, ["dogs"])
+    process_batch(clean_db, sample_batch(run_id, ["dogs"]))  # tweet 4 carries #dogs
+    parsed = parse_documents((SAMPLES / "streaming_output_with_error.jsonl").read_bytes().splitlines())
+    with clean_db.begin() as conn:
+        before = conn.execute(text("SELECT sum(count) FROM tag_counts WHERE tag = 'dogs'")).scalar()
+        store_tweets(conn.connection.cursor(), parsed.tweets, parsed.users, parsed.places,
+                     run_id=None, populate_tag="dogs")
+    with clean_db.connect() as conn:
+        rows = conn.execute(text("SELECT tweet_id, populated FROM tweet_tags WHERE tag = 'dogs' ORDER BY 1")).all()
+        after = conn.execute(text("SELECT sum(count) FROM tag_counts WHERE tag = 'dogs'")).scalar()
+    assert len(rows) == 7 and all(populated for _, populated in rows)  # every fetched tweet
+    # one tweet already had the tag as a hashtag: it is counted once, not again
+    assert (before, after) == (1, 7)
