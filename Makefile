@@ -7,7 +7,7 @@ CONFIG := config/config.yml
 export DB_URI ?= postgresql://postgres@localhost:5432/tweets
 export AMQP_URI ?= pyamqp://guest:guest@localhost:5672/
 
-.PHONY: install run db migrate test test-tools coverage log bench clean
+.PHONY: install run db migrate test test-tools coverage log bench clean fuzz faults soak
 
 $(BIN)/nameko: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ test: install test-tools
 coverage: install test-tools
 	$(BIN)/python -m services.ops.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider --cov=services --cov-report=term-missing:skip-covered
+
+# Long schemathesis run against the gateway's OpenAPI document (make test runs a short one)
+fuzz: install
+	$(BIN)/python -m services.ops.infra
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider tests/e2e/test_fuzz.py
+
+# Kill/restart services, RabbitMQ and PostgreSQL mid-run; needs root for the broker and database restarts
+faults: install
+	$(BIN)/python -m services.ops.infra
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m faults tests/faults
+
+# Bounded run at 5,000 tweets/s watching each service's memory (SOAK_SECONDS, default 600)
+soak: install
+	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m services.ops.soak
 
 log:
 	@tail -n $${LINES:-50} -q build/logs/*.log 2>/dev/null | $(BIN)/python -m services.observability.logs || echo "no logs yet: start the system with make run"
