@@ -38,11 +38,12 @@ test-tools:
 
 test: install test-tools
 	$(BIN)/python -m services.ops.infra
-	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser"
+	PYTHONWARNINGS=ignore::DeprecationWarning TESTS_WITHOUT_EVENTLET=1 $(BIN)/python -m pytest -p no:cacheprovider -m browser
 
 coverage: install test-tools
 	$(BIN)/python -m services.ops.infra
-	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider --cov=services --cov-report=term-missing:skip-covered
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser" --cov=services --cov-report=term-missing:skip-covered
 
 # Long schemathesis run against the gateway's OpenAPI document (make test runs a short one)
 fuzz: install

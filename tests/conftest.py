@@ -1,9 +1,15 @@
 """Shared fixtures: an isolated database and RabbitMQ vhost per test session, cleaned up after."""
 # The services run under eventlet's monkey patching (nameko run applies it); tests
 # apply it too, as nameko's testing docs ask, before anything imports socket or threading.
+# Playwright's sync API hangs under it, so the browser tests run in a pytest process of
+# their own without it (make test: TESTS_WITHOUT_EVENTLET=1 pytest -m browser).
+import os
+
 import eventlet
 
-eventlet.monkey_patch()
+WITHOUT_EVENTLET = bool(os.environ.get("TESTS_WITHOUT_EVENTLET"))
+if not WITHOUT_EVENTLET:
+    eventlet.monkey_patch()
 
 import os
 import subprocess
@@ -19,6 +25,17 @@ from sqlalchemy import text
 from services.storage.database import make_engine
 from services.storage.schema import metadata
 from tests.system import ROOT, SAMPLES, System
+
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep each kind of test in the process that can run it (see the top of this file)."""
+    wrong_process = pytest.mark.skip(reason="runs in the other pytest process of make test "
+                                            "(browser tests without eventlet, the rest with it)")
+    for item in items:
+        if ("browser" in item.keywords) != WITHOUT_EVENTLET:
+            item.add_marker(wrong_process)
+
 
 PG_ADMIN_URI = os.environ.get("TEST_PG_ADMIN_URI", "postgresql://postgres@localhost:5432/postgres")
 RUN_ID = uuid.uuid4().hex[:8]
