@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 CONFIG := config/config.yml
 export DB_URI ?= postgresql://postgres@localhost:5432/tweets
 export AMQP_URI ?= pyamqp://guest:guest@localhost:5672/
+export LOG_DIR ?= build/logs
 
 .PHONY: install run db migrate test test-tools coverage log bench clean fuzz faults soak
 
@@ -60,8 +61,10 @@ soak: install
 	$(BIN)/python -m services.ops.infra
 	$(BIN)/python -m services.ops.soak
 
+# every service's recent lines, in time order (each JSON line starts with its timestamp)
 log:
-	@tail -n $${LINES:-50} -q build/logs/*.log 2>/dev/null | $(BIN)/python -m services.observability.logs || echo "no logs yet: start the system with make run"
+	@ls $(LOG_DIR)/*.log >/dev/null 2>&1 || { echo "no logs yet in $(LOG_DIR): start the system with make run"; exit 0; }; \
+	tail -n $${LINES:-50} -q $(LOG_DIR)/*.log | sort -s | $(BIN)/python -m services.observability.logs
 
 clean:
 	rm -rf build .coverage htmlcov

@@ -15,6 +15,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "x-api-samples"
+# eventlet announces its own deprecation at every start, as plain text in a JSON log
+QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands"
 SERVICES = ("gateway", "launcher", "filter", "statistics", "query", "health")
 
 
@@ -31,11 +33,11 @@ class System:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ, **env, WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
-                        PYTHONWARNINGS="ignore::DeprecationWarning")
+                        PYTHONWARNINGS=QUIET_WARNINGS)
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
-        self._replicas = 0
+        self.metrics_ports: dict[str, int] = {}
 
     def available(self) -> list[str]:
         return [name for name in SERVICES if (ROOT / "services" / name / "__init__.py").exists()]
@@ -43,10 +45,11 @@ class System:
     def start(self, name: str, replica: str | None = None, **env) -> subprocess.Popen:
         key = f"{name}-{replica}" if replica else name
         log = open(self.log_dir / f"{key}.log", "ab")
+        self.metrics_ports[key] = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config" / "config.yml"),
              f"services.{name}"],
-            cwd=ROOT, env=dict(self.env, SERVICE_NAME=name, METRICS_PORT=str(free_port()), **env),
+            cwd=ROOT, env=dict(self.env, SERVICE_NAME=name, METRICS_PORT=str(self.metrics_ports[key]), **env),
             stdout=log, stderr=subprocess.STDOUT,
         )
         self.processes[key] = process
@@ -88,8 +91,17 @@ class System:
         self.signal(key, signal.SIGKILL)
 
     def stop_all(self) -> None:
-        for key in list(self.processes):
-            self.signal(key, signal.SIGTERM)
+        """SIGTERM to every process at once (each finishes its workers), then wait for all."""
+        stopping = list(self.processes.items())
+        self.processes.clear()
+        for _, process in stopping:
+            process.send_signal(signal.SIGTERM)
+        for _, process in stopping:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def tail(self, lines: int = 40) -> str:
         out = []

@@ -29,8 +29,9 @@ def _pump(name: str, stream, log_path: Path) -> None:
 
 
 def start(name: str, index: int, config: str, log_dir: Path) -> subprocess.Popen:
-    # eventlet warns about its own deprecation at every start; it is noise here
-    env = dict(os.environ, SERVICE_NAME=name, PYTHONWARNINGS="ignore::DeprecationWarning")
+    # eventlet announces its own deprecation at every start, as plain text in a JSON log
+    env = dict(os.environ, SERVICE_NAME=name,
+               PYTHONWARNINGS="ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
     if "METRICS_PORT" not in os.environ:  # one port per process on a shared host
         env["METRICS_PORT"] = str(FIRST_METRICS_PORT + index)
     process = subprocess.Popen(
