@@ -61,6 +61,11 @@ soak: install
 	$(BIN)/python -m services.ops.infra
 	$(BIN)/python -m services.ops.soak
 
+# One run measures ingest, the parts' limits, the views at BENCH_LOAD tweets and peak memory, in a
+# database (tweets_bench, kept) and vhost of its own; BENCH_TWEETS=20000 BENCH_LOAD=200000 for a quick run.
+bench: db
+	$(BIN)/python -m services.ops.bench
+
 # every service's recent lines, in time order (each JSON line starts with its timestamp)
 log:
 	@ls $(LOG_DIR)/*.log >/dev/null 2>&1 || { echo "no logs yet in $(LOG_DIR): start the system with make run"; exit 0; }; \
