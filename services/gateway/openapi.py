@@ -9,6 +9,7 @@ ships (4.x) renders only 3.0; pydantic writes JSON Schema 2020-12, so ``openapi3
 few constructs that differ (null in anyOf -> nullable, const -> enum, numeric exclusive bounds).
 """
 import copy
+import re
 import functools
 from datetime import datetime
 from importlib import metadata
@@ -19,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from services.query.analytics_requests import AggregatesRequest, TopHashtagsRequest, UserTweetsRequest
 from services.query.requests import HourQuery, PopulateRequest, TagsQuery
+from services.gateway.auth import ADMIN, required_role
 from services.schemas import LaunchRequest
 
 OPENAPI_VERSION = "3.0.3"
@@ -346,6 +348,14 @@ def _document() -> dict:
             # "get /api/v1/hashtags/top" -> get_api_v1_hashtags_top: unique, and stable across versions
             operation["operationId"] = (method + path).replace("/", "_").replace("{", "").replace("}", "").replace(
                 ".", "_").rstrip("_") or method
+            # the same rule the gateway enforces (services/gateway/auth.py)
+            role = required_role(re.sub(r"/\{[^}]+\}$", "", path), method)
+            if role is None:
+                operation["security"] = []
+            else:
+                operation["responses"].setdefault("401", _error("no API token, or an unknown one"))
+                if role == ADMIN:
+                    operation["responses"].setdefault("403", _error("this needs the admin role"))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Tweet stream analytics", "version": _version(),
@@ -355,7 +365,9 @@ def _document() -> dict:
         "tags": [{"name": "streams"}, {"name": "views"}, {"name": "analytics"}, {"name": "operations"},
                  {"name": "site"}],
         "paths": paths,
-        "components": {"schemas": {name: openapi30(schema) for name, schema in definitions["$defs"].items()}},
+        "components": {"schemas": {name: openapi30(schema) for name, schema in definitions["$defs"].items()},
+                       "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
     }
 
 
