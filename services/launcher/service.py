@@ -11,7 +11,7 @@ from services.errors import Conflict
 from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.schemas import LaunchRequest, validate
-from services.sources import default_source_name
+from services.sources import SourceCredentials, default_source_name
 from services.storage import runs
 from services.storage.database import Database, retry_transient
 
@@ -22,6 +22,7 @@ class LauncherService:
     name = "launcher"
 
     config = Config()
+    source_credentials = SourceCredentials()
     db = Database(pool_size=4)
     streamer = RunStreamer()
     metrics = MetricsServer()

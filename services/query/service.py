@@ -9,7 +9,7 @@ from services.query.analytics import AnalyticsQueries
 from services.query.populate import populate_tags
 from services.query.requests import HourQuery, PopulateRequest, TagsQuery
 from services.schemas import validate
-from services.sources import TweetSource, default_source_name, make_source
+from services.sources import SourceCredentials, TweetSource, default_source_name, make_source
 from services.storage.database import Database
 
 
@@ -18,6 +18,7 @@ class QueryService(AnalyticsQueries):
 
     db = Database()
     config = Config()
+    source_credentials = SourceCredentials()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 

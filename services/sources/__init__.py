@@ -1,4 +1,6 @@
 """Where tweets come from. ``make_source`` picks one by name from the Nameko config."""
+from nameko.extensions import DependencyProvider
+
 from services.sources.base import SourceError, TweetSource
 
 SOURCE_NAMES = ("synthetic", "replay", "x")
@@ -25,4 +27,15 @@ def make_source(name: str, config: dict, **options) -> TweetSource:
     raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCE_NAMES)}")
 
 
-__all__ = ["SourceError", "TweetSource", "make_source", "default_source_name", "SOURCE_NAMES"]
+__all__ = ["SourceError", "TweetSource", "make_source", "default_source_name", "SOURCE_NAMES",
+           "SourceCredentials"]
+
+
+class SourceCredentials(DependencyProvider):
+    """Refuses to start a service of the production flavor whose source cannot work
+    (no X bearer token), instead of failing at the first launch or populate."""
+
+    def setup(self):
+        config = self.container.config
+        if config.get("FLAVOR", "stage") == "production" and default_source_name(config) == "x":
+            make_source("x", config).close()  # raises SourceError naming what is missing
