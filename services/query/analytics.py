@@ -60,15 +60,12 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
     """An author's profile and newest tweets; None when no such author was stored."""
     # Usernames can move between accounts over time: the account seen most recently holds it.
     user = conn.execute(
-        text("SELECT id, username, name, followers FROM users WHERE lower(username) = lower(:username)"
+        text("SELECT id, username, name, followers, tweet_count FROM users WHERE lower(username) = lower(:username)"
              " ORDER BY seen_at DESC LIMIT 1"),
         {"username": username},
     ).mappings().first()
     if user is None:
         return None
-    tweet_count = conn.execute(
-        text("SELECT count(*) FROM tweets WHERE author_id = :author"), {"author": user["id"]},
-    ).scalar_one()
     tweets = conn.execute(
         text("SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
              " WHERE author_id = :author ORDER BY created_at DESC, id DESC LIMIT :limit"),
@@ -76,7 +73,7 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
     ).mappings()
     return {
         "username": user["username"], "name": user["name"], "followers": int(user["followers"]),
-        "tweet_count": int(tweet_count),
+        "tweet_count": int(user["tweet_count"]),  # kept current by the write path
         "tweets": [
             {"id": str(t["id"]), "text": t["text"], "created_at": _iso(t["created_at"]), "lang": t["lang"],
              "country": t["country_code"], "hashtags": list(t["hashtags"])}

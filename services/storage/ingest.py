@@ -42,7 +42,8 @@ def record_stored(cursor, run_id: int, start_pos: int, stored: int) -> None:
 
 _STORE_SQL = f"""
 CREATE TEMP TABLE IF NOT EXISTS batch_new_tweets
-    (id bigint, created_at timestamptz, lang text, country text, run_key bigint) ON COMMIT DELETE ROWS;
+    (id bigint, author_id bigint, created_at timestamptz, lang text, country text, run_key bigint)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS batch_new_tags (tweet_id bigint, tag text) ON COMMIT DELETE ROWS;
 DELETE FROM batch_new_tweets;
 DELETE FROM batch_new_tags;
@@ -61,7 +62,7 @@ WITH incoming AS (
     SELECT id, author_id, text, created_at, lang, place_id, country_code, hashtags, %(run_id)s
       FROM incoming ORDER BY id
     ON CONFLICT (id) DO NOTHING
-    RETURNING id, created_at, lang, coalesce(country_code, '{UNKNOWN_COUNTRY}'),
+    RETURNING id, author_id, created_at, lang, coalesce(country_code, '{UNKNOWN_COUNTRY}'),
               coalesce(first_run_id, {POPULATE_RUN_ID})
 )
 INSERT INTO batch_new_tweets SELECT * FROM inserted;
@@ -81,15 +82,20 @@ WITH incoming AS (
 )
 INSERT INTO batch_new_tags SELECT tweet_id, tag FROM inserted WHERE fresh;
 
--- the newest follower count wins
-INSERT INTO users (id, username, name, followers, seen_at)
-SELECT id, username, name, followers, seen_at
+-- the newest follower count wins; tweet_count grows by the author's tweets stored just now
+INSERT INTO users AS known (id, username, name, followers, seen_at, tweet_count)
+SELECT u.id, u.username, u.name, u.followers, u.seen_at, coalesce(n.stored, 0)
   FROM json_to_recordset(%(users)s) AS u(id bigint, username text, name text, followers bigint,
                                           seen_at timestamptz)
- ORDER BY id
-ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, name = EXCLUDED.name,
-    followers = EXCLUDED.followers, seen_at = EXCLUDED.seen_at
- WHERE users.seen_at <= EXCLUDED.seen_at;
+  LEFT JOIN (SELECT author_id, count(*) AS stored FROM batch_new_tweets GROUP BY author_id) n
+         ON n.author_id = u.id
+ ORDER BY u.id
+ON CONFLICT (id) DO UPDATE SET
+    username = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.username ELSE known.username END,
+    name = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.name ELSE known.name END,
+    followers = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.followers ELSE known.followers END,
+    seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
+    tweet_count = known.tweet_count + EXCLUDED.tweet_count;
 
 INSERT INTO hour_counts (hour, count)
 SELECT date_trunc('hour', created_at), count(*) FROM batch_new_tweets GROUP BY 1 ORDER BY 1

@@ -62,6 +62,8 @@ users = Table(
     Column("followers", BigInteger, nullable=False),
     # created_at of the newest tweet that carried this count: the newest count wins
     Column("seen_at", DateTime(timezone=True), nullable=False),
+    # stored tweets by this author, kept current by the write path (a profile must not count them)
+    Column("tweet_count", BigInteger, nullable=False, server_default=text("0")),
     Index("users_by_followers", text("followers DESC"), "username"),
     Index("users_by_username", func.lower(text("username"))),
 )

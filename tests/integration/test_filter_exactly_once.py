@@ -100,3 +100,16 @@ def test_populating_a_streamed_tweet_marks_its_tag_fetched_without_counting_it_t
     assert len(rows) == 7 and all(populated for _, populated in rows)  # every fetched tweet
     # one tweet already had the tag as a hashtag: it is counted once, not again
     assert (before, after) == (1, 7)
+
+
+def test_authors_tweet_counts_follow_the_stored_tweets_through_redeliveries(clean_db):
+    run_id = new_run(clean_db, ["the"])
+    source = SyntheticSource(seed=12, rate=0)
+    items = [source.item(i).decode() for i in range(1000)]
+    for start in (0, 500, 0, 250):  # a redelivery, and an overlapping second run's batch below
+        process_batch(clean_db, {"run_id": run_id, "start": start, "end": start + 500, "source": "synthetic",
+                                 "track": ["the"], "items": items[start:start + 500]})
+    with clean_db.connect() as conn:
+        kept = conn.execute(text("SELECT id, tweet_count FROM users ORDER BY id")).all()
+        counted = conn.execute(text("SELECT author_id, count(*) FROM tweets GROUP BY 1 ORDER BY 1")).all()
+    assert kept == counted and sum(n for _, n in kept) > 0

@@ -2,6 +2,7 @@
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
+from services.gateway.coalesce import CoalescedStatistics
 from services.gateway.http import json_endpoint, read_json
 from services.schemas import LaunchRequest, validate
 
@@ -9,22 +10,27 @@ from services.schemas import LaunchRequest, validate
 class StreamRoutes:
     launcher = RpcProxy("launcher")
     statistics = RpcProxy("statistics")
+    overall_statistics = CoalescedStatistics()
 
     @http("POST", "/launch")
     @json_endpoint("/launch")
     def launch(self, request):
         launch = validate(LaunchRequest, read_json(request))
-        return self.launcher.launch(launch.model_dump(exclude_none=True))
+        answer = self.launcher.launch(launch.model_dump(exclude_none=True))
+        self.overall_statistics.forget()
+        return answer
 
     @http("POST", "/stop")
     @json_endpoint("/stop")
     def stop(self, request):
-        return self.launcher.stop()
+        figures = self.launcher.stop()
+        self.overall_statistics.forget()
+        return figures
 
     @http("GET", "/statistics")
     @json_endpoint("/statistics")
     def get_statistics(self, request):
-        return self.statistics.get_statistics()
+        return self.overall_statistics.get(self.statistics.get_statistics)
 
     @http("GET", "/statistics/runs")
     @json_endpoint("/statistics/runs")
