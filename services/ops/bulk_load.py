@@ -132,15 +132,18 @@ SELECT id, tag, false FROM bulk_chunk, unnest(tags) AS tag ORDER BY 1, 2;
 
 -- authors: followers are a function of the author (Pareto, as the synthetic source draws them),
 -- seen_at the created_at of the author's newest tweet, the newest sighting wins as in ingest
-INSERT INTO users (id, username, name, followers, seen_at)
+INSERT INTO users AS known (id, username, name, followers, seen_at, tweet_count)
 SELECT author_id, 'bulk_' || (author_id - %(user_base)s), 'Bulk Author ' || (author_id - %(user_base)s),
        least(floor(40 * power((((hashtext('followers:' || author_id) & 2147483647) + 1)
                                / 2147483649.0)::float8, -1 / 1.16)), 150000000)::bigint,
-       max(created_at)
+       max(created_at), count(*)
   FROM bulk_chunk GROUP BY author_id ORDER BY author_id
-ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, name = EXCLUDED.name,
-       followers = EXCLUDED.followers, seen_at = EXCLUDED.seen_at
- WHERE users.seen_at <= EXCLUDED.seen_at;
+ON CONFLICT (id) DO UPDATE SET
+    username = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.username ELSE known.username END,
+    name = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.name ELSE known.name END,
+    followers = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.followers ELSE known.followers END,
+    seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
+    tweet_count = known.tweet_count + EXCLUDED.tweet_count;
 
 -- rollups, by UTC hour and minute (the session runs in UTC), added to the rows already there
 INSERT INTO hour_counts (hour, count)

@@ -72,8 +72,8 @@ def test_rollups_equal_group_by_over_the_rows(loaded):
 def test_authors_are_users_seen_at_their_newest_tweet(loaded):
     engine, _ = loaded
     with engine.connect() as conn:
-        authors = rows(conn, "SELECT author_id, max(created_at) FROM tweets GROUP BY 1")
-        users = rows(conn, "SELECT id, seen_at FROM users")
+        authors = rows(conn, "SELECT author_id, max(created_at), count(*) FROM tweets GROUP BY 1")
+        users = rows(conn, "SELECT id, seen_at, tweet_count FROM users")
         assert users == authors
         assert conn.execute(text(
             "SELECT count(*) FROM users WHERE followers < 0 OR username = ''")).scalar_one() == 0
