@@ -16,7 +16,7 @@ _HASHTAG = re.compile(r"#?\w+")
 
 # /api/v1/tags: tag_counts grows with tags x countries x languages, not with tweets, but a
 # long tail of hashtags still makes it large; the answer is the top rows by count.
-DEFAULT_TAG_ROWS = 1000
+DEFAULT_TAG_ROWS = 100
 MAX_TAG_ROWS = 10_000
 
 

@@ -51,7 +51,7 @@ def test_hour_query_is_by_hour_unless_asked_by_hour_of_day():
 
 
 def test_tags_query_limit_reads_the_query_string_and_stays_bounded():
-    assert validate(TagsQuery, {}).limit == 1000
+    assert validate(TagsQuery, {}).limit == 100
     assert validate(TagsQuery, {"limit": "25"}).limit == 25
     assert validate(TagsQuery, {"limit": "10000"}).limit == 10_000
     for value, reason in (("0", "greater than or equal to 1"), ("10001", "less than or equal to 10000"),
