@@ -77,7 +77,7 @@ def test_the_views_hand_their_validated_query_to_the_query_service(gateway):
     assert answer(gateway.view_tag_counts(request("GET", "/api/v1/tags")))[0] == 200
 
     gateway.query.tweets_per_hour.assert_called_once_with({"by": "hour_of_day"})
-    assert [c.args for c in gateway.query.tag_counts.call_args_list] == [({"limit": 50},), ({"limit": 1000},)]
+    assert [c.args for c in gateway.query.tag_counts.call_args_list] == [({"limit": 50},), ({"limit": 100},)]
 
 
 @pytest.mark.parametrize("route, path, reason", [
