@@ -23,8 +23,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +40,7 @@ from kombu import Connection, Exchange, Queue
 
 from services.ops.bulk_load import load as bulk_load
 from services.ops.infra import create_database, migrate
-from services.ops.supervise import available_services
+from services.ops.processes import ServiceProcesses, free_port
 from services.sources.synthetic import WORDS, SyntheticSource
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
@@ -79,11 +77,6 @@ def say(message: str) -> None:
 def setting(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- infrastructure ------------------------------------------------------------------------------
@@ -164,50 +157,18 @@ def machine_facts() -> dict:
 
 # -- the services ----------------------------------------------------------------------------------
 
-class Services:
+class Services(ServiceProcesses):
     """One `python -m nameko run` process per service, as make run starts them, logs in build/bench-logs."""
 
     def __init__(self, env: dict):
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        super().__init__(env, LOG_DIR)
         # no API tokens: stage stays open, the bench measures the pipeline, not its callers' secrets
-        inherited = {k: v for k, v in os.environ.items() if k not in ("API_TOKENS", "API_TOKENS_FILE")}
-        self.env = dict(inherited, **env, WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
-                        PYTHONWARNINGS="ignore::DeprecationWarning")
-        self.processes: dict[str, subprocess.Popen] = {}
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-
-    def start(self, name: str, module: str | None = None, **env) -> subprocess.Popen:
-        log = open(LOG_DIR / f"{name}.log", "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config" / "config.yml"),
-             module or f"services.{name}"],
-            cwd=ROOT, env=dict(self.env, SERVICE_NAME=name, METRICS_PORT=str(free_port()), **env),
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.processes[name] = process
-        return process
-
-    def start_all(self) -> None:
-        for name in available_services():
-            self.start(name)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if requests.get(self.base_url + "/statistics", timeout=2).status_code == 200:
-                    time.sleep(2)  # the launcher and filter have no HTTP: give their consumers a moment
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the services did not answer within 90 s; see {LOG_DIR}")
+        for secret in ("API_TOKENS", "API_TOKENS_FILE"):
+            self.env.pop(secret, None)
 
     def check_alive(self) -> None:
-        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
-        if dead:
-            raise RuntimeError(f"service process(es) exited: {dead}; see {LOG_DIR}")
+        if self.exited():
+            raise RuntimeError(f"service process(es) exited: {self.exited()}; see {LOG_DIR}")
 
     def peak_rss_mb(self) -> dict:
         peaks = {}
@@ -215,18 +176,6 @@ class Services:
             status = Path(f"/proc/{process.pid}/status").read_text()
             peaks[name] = round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
         return peaks
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
 
 
 # -- track terms -----------------------------------------------------------------------------------
@@ -593,8 +542,8 @@ def main() -> int:
                                           " processed_at is the start of the last batch's transaction",
                     "database_kept": BENCH_NAME}
     try:
-        say(f"starting {', '.join(available_services())} (one nameko run process each); logs in {LOG_DIR}")
-        services.start_all()
+        say(f"starting {', '.join(services.available())} (one nameko run process each); logs in {LOG_DIR}")
+        services.start_all(timeout=90)
 
         report["contention"] = {"before_ingest": contention()}
         report["ingest"] = ingest(services, db_uri, track, tweets, INGEST_SEED, BATCH_SIZE, "ingest")
@@ -629,7 +578,7 @@ def main() -> int:
         report["slow_view_plans"] = explain_slow_views(db_uri, report["views"], parameters)
 
         bare_port = free_port()
-        services.start("bare_http", "services.ops.bare_http", WEB_SERVER_ADDRESS=f"127.0.0.1:{bare_port}")
+        services.start("bare_http", module="services.ops.bare_http", WEB_SERVER_ADDRESS=f"127.0.0.1:{bare_port}")
         bare_url = f"http://127.0.0.1:{bare_port}/bare"
         for _ in range(100):
             try:

@@ -8,8 +8,6 @@ logged an ERROR. SOAK_SECONDS bounds the run (600 by default). A report goes to 
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,7 +20,7 @@ import requests
 from sqlalchemy import text
 
 from services.ops import infra
-from services.ops.supervise import available_services
+from services.ops.processes import ServiceProcesses
 from services.storage.database import make_engine
 from services.storage.schema import metadata
 
@@ -33,12 +31,6 @@ TRACK = ["the", "love", "music"]
 
 def setting(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SoakStore:
@@ -64,48 +56,13 @@ class SoakStore:
                        check=True, capture_output=True)
 
 
-class Services:
+class Services(ServiceProcesses):
     """One `nameko run` process per service, logging to build/soak/<service>.log."""
 
     def __init__(self, store: SoakStore, log_dir: Path):
-        self.base_url = f"http://127.0.0.1:{free_port()}"
-        self.env = dict(os.environ, DB_URI=store.db_uri, AMQP_URI=store.amqp_uri, LOG_LEVEL="INFO",
-                        WEB_SERVER_ADDRESS=self.base_url.removeprefix("http://"),
-                        PYTHONWARNINGS="ignore::DeprecationWarning")
-        self.log_dir = log_dir
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self) -> None:
-        for name in available_services():
-            with open(self.log_dir / f"{name}.log", "wb") as log:
-                self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config" / "config.yml"),
-                     f"services.{name}"],
-                    cwd=ROOT, env=dict(self.env, SERVICE_NAME=name, METRICS_PORT=str(free_port())),
-                    stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.base_url + "/statistics", timeout=2).status_code == 200:
-                    time.sleep(1)  # the consumers of the services without HTTP
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("the services did not become ready; see " + str(self.log_dir))
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def exited(self) -> list[str]:
-        return [name for name, process in self.processes.items() if process.poll() is not None]
+        for old in log_dir.glob("*.log"):  # an earlier soak's errors are not this one's
+            old.unlink()
+        super().__init__({"DB_URI": store.db_uri, "AMQP_URI": store.amqp_uri, "LOG_LEVEL": "INFO"}, log_dir)
 
     def rss_mib(self) -> dict[str, float]:
         sizes = {}
@@ -166,7 +123,7 @@ def main() -> int:
     problems: list[str] = []
     run = {}
     try:
-        services.start()
+        services.start_all()
         answer = requests.post(services.base_url + "/launch", json={"track": TRACK, "rate": rate, "seed": 7},
                                timeout=60)
         answer.raise_for_status()
@@ -193,7 +150,7 @@ def main() -> int:
         run["streamed_seconds"] = round(streamed, 1)
         run["received_per_second"] = round(run.get("received", 0) / streamed, 1)
     finally:
-        services.stop()
+        services.stop_all()
 
     growth = watch.growth()
     for name, figures in growth.items():

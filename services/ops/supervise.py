@@ -13,6 +13,8 @@ from pathlib import Path
 SERVICES = ("gateway", "launcher", "filter", "statistics", "query", "health")
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_METRICS_PORT = 9101
+# eventlet announces its own deprecation at every start, as plain text in a JSON log
+QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands"
 
 
 def available_services() -> list[str]:
@@ -29,9 +31,7 @@ def _pump(name: str, stream, log_path: Path) -> None:
 
 
 def start(name: str, index: int, config: str, log_dir: Path) -> subprocess.Popen:
-    # eventlet announces its own deprecation at every start, as plain text in a JSON log
-    env = dict(os.environ, SERVICE_NAME=name,
-               PYTHONWARNINGS="ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
+    env = dict(os.environ, SERVICE_NAME=name, PYTHONWARNINGS=QUIET_WARNINGS)
     if "METRICS_PORT" not in os.environ:  # one port per process on a shared host
         env["METRICS_PORT"] = str(FIRST_METRICS_PORT + index)
     process = subprocess.Popen(

@@ -17,7 +17,6 @@ import uuid
 from urllib.parse import quote, unquote
 
 import pytest
-import requests
 
 from tests.fakes.fake_x_api import FakeXApi
 from tests.system import SAMPLES, System
@@ -45,33 +44,13 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-# eventlet warns at import, on stderr and before logging is set up, from nameko's CLI: a
-# plain-text banner in the middle of the JSON lines. tests/system.py and services/ops/supervise.py
-# only ignore DeprecationWarning, which EventletDeprecationWarning is not a subclass of.
-QUIET_EVENTLET = "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands"
 
 
 class AuthorizedSystem(System):
     """The services with API tokens on: the readiness probe has to send one too."""
 
-    def __init__(self, env: dict, log_dir):
-        super().__init__(env, log_dir)
-        self.env["PYTHONWARNINGS"] = QUIET_EVENTLET
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                answer = self.get("/statistics", headers=AUTHORIZATION, timeout=2)
-                if answer.status_code == 200:
-                    time.sleep(1.0)  # the launcher and filter consumers, as System.wait_ready does
-                    return
-                last = answer.text
-            except requests.RequestException as error:
-                last = str(error)
-            time.sleep(0.3)
-        raise RuntimeError(f"services did not become ready: {last}\n{self.tail()}")
+    def ready_headers(self) -> dict:
+        return AUTHORIZATION
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +131,8 @@ def log_lines(system) -> dict[str, list[str]]:
 def test_the_fake_x_api_really_got_the_bearer_token(exercised, fake_x_api):
     # otherwise the absence of the token in the logs would prove nothing
     for path in ("/2/tweets/search/stream", "/2/tweets/search/recent"):
-        requests = fake_x_api.requests_to(path)
-        assert requests and all(r.authorized for r in requests), f"{path}: {requests}"
+        received = fake_x_api.requests_to(path)
+        assert received and all(r.authorized for r in received), f"{path}: {received}"
     assert fake_x_api.rate_limit_resets, "the rate-limited search never happened"
 
 
