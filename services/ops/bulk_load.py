@@ -28,6 +28,7 @@ import psycopg2
 
 from services.sources.synthetic import EXTRA_TAGS, LANGS, PLACES, POPULATE_TAGS, WORDS
 from services.storage.database import db_uri
+from services.storage.ingest import AUTHOR_UPSERT_CONFLICT
 from services.storage.schema import UNKNOWN_COUNTRY
 
 # Id ranges of their own: the synthetic stream's tweets start at 1.5e18 and populate's at 1.4e18;
@@ -138,12 +139,7 @@ SELECT author_id, 'bulk_' || (author_id - %(user_base)s), 'Bulk Author ' || (aut
                                / 2147483649.0)::float8, -1 / 1.16)), 150000000)::bigint,
        max(created_at), count(*)
   FROM bulk_chunk GROUP BY author_id ORDER BY author_id
-ON CONFLICT (id) DO UPDATE SET
-    username = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.username ELSE known.username END,
-    name = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.name ELSE known.name END,
-    followers = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.followers ELSE known.followers END,
-    seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
-    tweet_count = known.tweet_count + EXCLUDED.tweet_count;
+AUTHOR_UPSERT_CONFLICT;
 
 -- rollups, by UTC hour and minute (the session runs in UTC), added to the rows already there
 INSERT INTO hour_counts (hour, count)
@@ -179,7 +175,7 @@ UPDATE runs SET position = %(last)s + 1,
        batch_start = %(first)s + (%(last)s - %(first)s) / %(ledger_batch)s * %(ledger_batch)s,
        heartbeat_at = now()
  WHERE id = %(run_id)s;
-"""
+""".replace("AUTHOR_UPSERT_CONFLICT", AUTHOR_UPSERT_CONFLICT)
 
 
 def _next_tweet_id(cursor) -> int:

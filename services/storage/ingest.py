@@ -40,6 +40,15 @@ def record_stored(cursor, run_id: int, start_pos: int, stored: int) -> None:
     )
 
 
+# For `INSERT INTO users AS known ...`: the newest sighting's name and follower count win,
+# and tweet_count adds the author's tweets stored by this statement (the bulk loader uses it too).
+AUTHOR_UPSERT_CONFLICT = """ON CONFLICT (id) DO UPDATE SET
+    username = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.username ELSE known.username END,
+    name = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.name ELSE known.name END,
+    followers = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.followers ELSE known.followers END,
+    seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
+    tweet_count = known.tweet_count + EXCLUDED.tweet_count"""
+
 _STORE_SQL = f"""
 CREATE TEMP TABLE IF NOT EXISTS batch_new_tweets
     (id bigint, author_id bigint, created_at timestamptz, lang text, country text, run_key bigint)
@@ -90,12 +99,7 @@ SELECT u.id, u.username, u.name, u.followers, u.seen_at, coalesce(n.stored, 0)
   LEFT JOIN (SELECT author_id, count(*) AS stored FROM batch_new_tweets GROUP BY author_id) n
          ON n.author_id = u.id
  ORDER BY u.id
-ON CONFLICT (id) DO UPDATE SET
-    username = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.username ELSE known.username END,
-    name = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.name ELSE known.name END,
-    followers = CASE WHEN known.seen_at <= EXCLUDED.seen_at THEN EXCLUDED.followers ELSE known.followers END,
-    seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
-    tweet_count = known.tweet_count + EXCLUDED.tweet_count;
+{AUTHOR_UPSERT_CONFLICT};
 
 INSERT INTO hour_counts (hour, count)
 SELECT date_trunc('hour', created_at), count(*) FROM batch_new_tweets GROUP BY 1 ORDER BY 1
