@@ -84,28 +84,17 @@ def start_postgres() -> None:
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
 
 
-def ensure_broker(uri: str) -> None:
+def ensure_server(what: str, uri: str, default_port: int, start) -> None:
+    """Make the server at ``uri`` answer: start (or install) it when it is local and silent."""
     parts = urlparse(uri)
-    host, port = parts.hostname or "localhost", parts.port or 5672
+    host, port = parts.hostname or "localhost", parts.port or default_port
     if reachable(host, port):
         return
     if host not in LOCAL_HOSTS:
-        sys.exit(f"RabbitMQ at {host}:{port} is not reachable")
-    start_rabbitmq()
+        sys.exit(f"{what} at {host}:{port} is not reachable")
+    start()
     if not wait_for(host, port, 60):
-        sys.exit(f"RabbitMQ did not come up on {host}:{port}")
-
-
-def ensure_database_server(uri: str) -> None:
-    parts = urlparse(uri)
-    host, port = parts.hostname or "localhost", parts.port or 5432
-    if reachable(host, port):
-        return
-    if host not in LOCAL_HOSTS:
-        sys.exit(f"PostgreSQL at {host}:{port} is not reachable")
-    start_postgres()
-    if not wait_for(host, port, 60):
-        sys.exit(f"PostgreSQL did not come up on {host}:{port}")
+        sys.exit(f"{what} did not come up on {host}:{port}")
 
 
 def create_database(uri: str) -> None:
@@ -133,8 +122,8 @@ def migrate(uri: str) -> None:
 def main() -> None:
     amqp = os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI
     database = db_uri()
-    ensure_broker(amqp)
-    ensure_database_server(database)
+    ensure_server("RabbitMQ", amqp, 5672, start_rabbitmq)
+    ensure_server("PostgreSQL", database, 5432, start_postgres)
     create_database(database)
     migrate(database)
     say("RabbitMQ and PostgreSQL are ready; schema is current")
