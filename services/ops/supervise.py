@@ -13,8 +13,10 @@ from pathlib import Path
 SERVICES = ("gateway", "launcher", "filter", "statistics", "query", "health")
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_METRICS_PORT = 9101
-# eventlet announces its own deprecation at every start, as plain text in a JSON log
-QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands"
+# eventlet announces its own deprecation as plain text in a JSON log, from whichever module
+# imports it first: nameko's CLI, or coverage's collector under make coverage
+QUIET_WARNINGS = ("ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands,"
+                  "ignore::Warning:coverage.collector")
 
 
 def available_services() -> list[str]:
