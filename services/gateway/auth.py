@@ -18,6 +18,8 @@ from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 
+from services.observability.logs import register_secrets
+
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"
@@ -118,7 +120,10 @@ class TokenTable:
         if listed and file_name:
             raise TokenConfigError("set API_TOKENS or API_TOKENS_FILE, not both")
         text = read_token_file(file_name) if file_name else listed
-        return cls(parse_tokens(text), flavor)
+        tokens = parse_tokens(text)
+        if file_name:
+            register_secrets(tokens)  # not in the environment, where the log filter looks for secrets
+        return cls(tokens, flavor)
 
 
 class ApiTokens(DependencyProvider):

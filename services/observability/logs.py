@@ -75,9 +75,18 @@ _SECRET_ENV_VARS = ("X_BEARER_TOKEN", "DB_PASSWORD", "POSTGRES_PASSWORD")
 MASK = "***"
 
 
+# Secrets that do not live in the environment (API tokens read from API_TOKENS_FILE).
+_REGISTERED_SECRETS: set[str] = set()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Mask these values too, from now on, in this process's logs."""
+    _REGISTERED_SECRETS.update(v.strip() for v in values if v and v.strip())
+
+
 def secret_values(environ=os.environ) -> list[str]:
-    """The secret strings currently set in the environment, longest first."""
-    secrets = [environ.get(name, "") for name in _SECRET_ENV_VARS]
+    """The secret strings currently set in the environment or registered, longest first."""
+    secrets = [environ.get(name, "") for name in _SECRET_ENV_VARS] + list(_REGISTERED_SECRETS)
     # API_TOKENS is "token:role,token:role": only the tokens are secret, not the roles.
     for entry in environ.get("API_TOKENS", "").split(","):
         secrets.append(entry.split(":", 1)[0])

@@ -12,6 +12,13 @@ from services.gateway.auth import (ADMIN, VIEWER, TokenConfigError, TokenTable, 
 from services.gateway.http import json_endpoint
 
 
+
+@pytest.fixture(autouse=True)
+def own_secret_registry(monkeypatch):
+    """Tokens read from files are registered for log masking process-wide: keep each test's own."""
+    from services.observability import logs
+    monkeypatch.setattr(logs, "_REGISTERED_SECRETS", set())
+
 def test_tokens_parse_from_commas_or_lines():
     assert parse_tokens("t1:admin,t2:viewer") == {"t1": ADMIN, "t2": VIEWER}
     assert parse_tokens("# ops\nt1:admin\n\n t2 : viewer \n") == {"t1": ADMIN, "t2": VIEWER}
@@ -193,3 +200,17 @@ def test_the_provider_gives_workers_the_configured_roles(monkeypatch):
     tokens.setup()
     table = tokens.get_dependency(None)
     assert table.role_of("k1") == ADMIN and table.role_of("k2") == VIEWER and not table.open
+
+
+def test_tokens_from_a_file_are_masked_in_logs(tmp_path):
+    import logging
+
+    from services.gateway.auth import TokenTable
+    from services.observability.logs import RedactSecrets
+
+    secret_file = tmp_path / "api_tokens"
+    secret_file.write_text("file-only-token-4711:admin\n")
+    TokenTable.load({"API_TOKENS_FILE": str(secret_file)}, environ={})
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "caller sent %s", ("file-only-token-4711",), None)
+    RedactSecrets().filter(record)
+    assert "file-only-token-4711" not in record.getMessage()
