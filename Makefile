@@ -7,6 +7,8 @@ CONFIG := config/config.yml
 export DB_URI ?= postgresql://postgres@localhost:5432/tweets
 export AMQP_URI ?= pyamqp://guest:guest@localhost:5672/
 export LOG_DIR ?= build/logs
+# eventlet announces its own deprecation whenever nameko is imported; it says nothing to a user here
+export PYTHONWARNINGS ?= ignore::Warning:nameko.extensions
 
 .PHONY: install run db migrate test test-tools coverage log bench clean fuzz faults soak
 
