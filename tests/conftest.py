@@ -12,10 +12,10 @@ if not WITHOUT_EVENTLET:
     eventlet.monkey_patch()
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg2
@@ -87,6 +87,15 @@ def clean_db(engine):
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     return engine
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts TCP connections and then never says a word (a hung server)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,21 +1,10 @@
 """The health service in a Nameko container, asked over real RPC the way the gateway asks it."""
-import socket
 import time
 
-import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.gateway.routes.ops import HEALTH_ANSWER_SECONDS, ask_health
 from services.health import HealthService
-
-
-@pytest.fixture
-def silent_port():
-    """A port that accepts TCP connections and never answers (a hung PostgreSQL)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
 
 
 def ask(config, timeout=HEALTH_ANSWER_SECONDS):

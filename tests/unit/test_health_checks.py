@@ -16,15 +16,6 @@ def gauge(check: str):
 
 
 @pytest.fixture
-def silent_port():
-    """A port that accepts TCP connections and then never says a word (a hung server)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
-
-
-@pytest.fixture
 def closed_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
