@@ -1,8 +1,14 @@
 """What happens to a batch of raw tweets: parse, match the run's track terms, and
-commit the matches with the batch's ledger row in one transaction."""
+commit the matches with the batch's ledger row in one transaction.
+
+``prepare`` is the CPU part (one worker, one batch); ``commit_batches`` writes one or
+more prepared batches in a single transaction, each exactly once (see
+``services.filter.committer`` for why the filter commits several at a time).
+"""
 import functools
 import logging
 import time
+from dataclasses import dataclass
 
 import orjson
 
@@ -10,11 +16,13 @@ from services.observability.metrics import (
     BATCH_SECONDS, BATCHES, DB_ERRORS, TWEETS_BAD, TWEETS_MATCHED, TWEETS_RECEIVED, TWEETS_STORED,
 )
 from services.storage.database import retry_transient
-from services.storage.ingest import BatchCounts, claim_batch, record_stored, store_tweets
-from services.tweets.parse import ParsedBatch, parse_documents
+from services.storage.ingest import BatchCounts, claim_batches, record_stored, store_tweets
+from services.tweets.parse import ParsedBatch, Place, Tweet, User, parse_documents
 from services.tweets.track import TrackMatcher
 
 log = logging.getLogger(__name__)
+
+PARSE_SLICE = 50   # items parsed between two pauses
 
 
 @functools.lru_cache(maxsize=32)
@@ -22,45 +30,92 @@ def matcher_for(track: tuple[str, ...]) -> TrackMatcher:
     return TrackMatcher(list(track))
 
 
-def match(batch: dict) -> tuple[ParsedBatch, list]:
-    parsed = parse_documents(batch["items"])
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch read and matched, ready to be stored: only what the database needs of it."""
+    run_id: int
+    start: int
+    end: int
+    counts: BatchCounts
+    matched: list[Tweet]
+    authors: dict[int, User]
+    places: dict[str, Place]
+
+
+def prepare(batch: dict, pause=None) -> PreparedBatch:
+    """Parse and match one batch. ``pause()`` is called between slices of it: a green thread
+    parsing 500 tweets in one go would keep the group committer's round trips waiting."""
+    parsed = ParsedBatch()
+    items = batch["items"]
+    for at in range(0, len(items), PARSE_SLICE):
+        parse_documents(items[at:at + PARSE_SLICE], into=parsed)
+        if pause is not None:
+            pause()
     matcher = matcher_for(tuple(batch["track"]))
-    return parsed, [t for t in parsed.tweets if matcher.matches(t)]
-
-
-def commit_batch(engine, batch: dict, parsed: ParsedBatch, matched: list) -> int | None:
-    """Store one batch exactly once. Returns how many tweets were new, or None for a
-    batch that had already been committed (a redelivery)."""
-    run_id, start = batch["run_id"], batch["start"]
+    matched = [t for t in parsed.tweets if matcher.matches(t)]
+    authors: dict[int, User] = {}
+    for tweet in matched:
+        if tweet.author_id not in authors and tweet.author_id in parsed.users:
+            authors[tweet.author_id] = parsed.users[tweet.author_id]
+    places = {t.place_id: parsed.places[t.place_id] for t in matched if t.place_id in parsed.places}
     counts = BatchCounts(received=parsed.received, matched=len(matched), bad=parsed.bad)
+    return PreparedBatch(batch["run_id"], batch["start"], batch["end"], counts, matched, authors, places)
+
+
+def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:
+    """Store batches in one transaction, each exactly once. For each batch: how many of its
+    tweets were new, or None for a batch committed before (a redelivery).
+
+    A constant number of statements whatever the number of batches: under eventlet each
+    round trip waits for the worker that is parsing to give the hub back."""
     with engine.begin() as conn:
         cursor = conn.connection.cursor()
-        if not claim_batch(cursor, run_id, start, batch["end"], counts):
-            return None
-        stored = store_tweets(cursor, matched, parsed.users, parsed.places, run_id=run_id)
-        record_stored(cursor, run_id, start, len(stored))
-        return len(stored)
+        fresh = claim_batches(cursor, [(b.run_id, b.start, b.end, b.counts) for b in batches])
+        claimed = [b for b in batches if (b.run_id, b.start) in fresh]
+        new_ids: set[int] = set()
+        for run_id in dict.fromkeys(b.run_id for b in claimed):   # runs in order of arrival
+            of_run = [b for b in claimed if b.run_id == run_id]
+            new_ids |= store_tweets(cursor, [t for b in of_run for t in b.matched],
+                                    {k: v for b in of_run for k, v in b.authors.items()},
+                                    {k: v for b in of_run for k, v in b.places.items()}, run_id=run_id)
+        stored: dict[tuple[int, int], int] = {}
+        for b in claimed:
+            # a tweet in two batches of the group is counted for the first one only
+            mine = {t.id for t in b.matched} & new_ids
+            new_ids -= mine
+            stored[(b.run_id, b.start)] = len(mine)
+        record_stored(cursor, stored)
+        return [stored.get((b.run_id, b.start)) for b in batches]
+
+
+def count_db_error(_error) -> None:
+    DB_ERRORS.labels(service="filter").inc()
+
+
+def commit_alone(engine):
+    """Commits one batch per transaction: the path without a group committer (tests, tools)."""
+    return lambda prepared: retry_transient(lambda: commit_batches(engine, [prepared])[0], on_retry=count_db_error)
 
 
 def record_failure(engine, batch: dict, error: BaseException) -> None:
     """Keep a batch that cannot be stored, so that it is never silently lost."""
+    # raw lines (bytes) are kept as text, as the launcher read them
+    kept = dict(batch, items=[item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+                              for item in batch["items"]])
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO failed_batches (run_id, start_pos, error, payload) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
-            (batch["run_id"], batch["start"], f"{type(error).__name__}: {error}", orjson.dumps(batch).decode()),
+            (batch["run_id"], batch["start"], f"{type(error).__name__}: {error}", orjson.dumps(kept).decode()),
         )
 
 
-def process_batch(engine, batch: dict) -> int | None:
+def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
+    """Prepare a batch and have ``commit`` store it (default: a transaction of its own)."""
     began = time.perf_counter()
-    parsed, matched = match(batch)
-
-    def count_db_error(_error):
-        DB_ERRORS.labels(service="filter").inc()
-
+    prepared = prepare(batch, pause)
     try:
-        stored = retry_transient(lambda: commit_batch(engine, batch, parsed, matched), on_retry=count_db_error)
+        stored = (commit or commit_alone(engine))(prepared)
     except Exception as error:
         BATCHES.labels(outcome="failed").inc()
         log.exception("batch %s of run %s failed; kept in failed_batches", batch["start"], batch["run_id"],
@@ -74,9 +129,9 @@ def process_batch(engine, batch: dict) -> int | None:
                  extra={"run_id": batch["run_id"], "batch": batch["start"]})
         return None
     BATCHES.labels(outcome="stored").inc()
-    TWEETS_RECEIVED.labels(source=source).inc(parsed.received)
-    TWEETS_MATCHED.labels(source=source).inc(len(matched))
-    TWEETS_BAD.labels(source=source).inc(parsed.bad)
+    TWEETS_RECEIVED.labels(source=source).inc(prepared.counts.received)
+    TWEETS_MATCHED.labels(source=source).inc(prepared.counts.matched)
+    TWEETS_BAD.labels(source=source).inc(prepared.counts.bad)
     TWEETS_STORED.labels(source=source).inc(stored)
     BATCH_SECONDS.observe(time.perf_counter() - began)
     return stored

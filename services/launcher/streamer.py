@@ -22,6 +22,7 @@ from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS
 from services.sources import SourceError, make_source
 from services.storage import runs
 from services.storage.database import db_uri, make_engine, retry_transient
+from services.wire import RawLines
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class RunStreamer(DependencyProvider):
             if not retry_transient(write_ahead):
                 return False
         payload = {"run_id": run_id, "start": start, "end": end, "source": run["source"],
-                   "track": run["track"], "items": [item.decode("utf-8", "replace") for item in items]}
+                   "track": run["track"], "items": RawLines(items)}
         delay = 0.2
         while True:
             try:

@@ -38,6 +38,8 @@ import psycopg2
 import requests
 from kombu import Connection, Exchange, Queue
 
+from services import wire
+from services.filter.pipeline import prepare
 from services.ops.bulk_load import load as bulk_load
 from services.ops.infra import create_database, migrate
 from services.ops.processes import ServiceProcesses, free_port
@@ -139,6 +141,36 @@ def other_services_running() -> int:
     return count
 
 
+def cpu_seconds(services: "Services") -> dict:
+    """CPU time used so far by each service process, by PostgreSQL's and by RabbitMQ's processes:
+    the difference over a phase shows which stage the machine's cores went to."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used(pid) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks   # utime + stime
+
+    totals = {name: used(process.pid) for name, process in services.processes.items()}
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            name = (process / "comm").read_text().strip()
+        except OSError:
+            continue
+        part = "postgresql" if name.startswith("postgres") else "rabbitmq" if name == "beam.smp" else None
+        if part:
+            totals[part] = totals.get(part, 0.0) + used(process.name)
+    return totals
+
+
+def cpu_share(before: dict, after: dict, seconds: float) -> dict:
+    """Cores used by each part over a phase (1.0 = one core busy all along)."""
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in after
+            if after[name] - before.get(name, 0.0) > 0.01 * seconds}
+
+
 def contention() -> dict:
     return {"loadavg_1m": round(os.getloadavg()[0], 2), "other_nameko_processes": other_services_running()}
 
@@ -210,6 +242,7 @@ def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: 
            label: str) -> dict:
     body = {"track": track, "source": "synthetic", "rate": 0, "limit": count, "seed": seed,
             "batch_size": batch_size}
+    cpu_before = cpu_seconds(services)
     launched_at = time.monotonic()
     answer = requests.post(services.base_url + "/launch", json=body, timeout=60)
     answer.raise_for_status()
@@ -231,6 +264,7 @@ def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: 
             last_report = now
         time.sleep(0.5)
     polled_seconds = time.monotonic() - launched_at
+    cores = cpu_share(cpu_before, cpu_seconds(services), polled_seconds)
     with psycopg2.connect(db_uri) as connection, connection.cursor() as cursor:
         cursor.execute(
             "SELECT extract(epoch FROM max(b.processed_at) - r.started_at), sum(b.received), sum(b.matched),"
@@ -247,15 +281,17 @@ def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: 
         "polled_seconds": round(polled_seconds, 2), "polled_tweets_per_s": round(int(received) / polled_seconds, 1),
         "match_ratio": round(int(matched) / max(1, int(received)), 4),
         "verified": int(received) == count and in_table == int(matched) == int(stored) and int(bad) == 0,
+        "cores_used": cores,
     }
     say(f"{label}: {result['received']:,} received, {result['matched']:,} matched, {in_table:,} in the "
         f"tweets table, {result['tweets_per_s']:,.0f} tweets/s; verified: {result['verified']}")
+    say(f"{label}: cores used, from launch to the last commit: {cores}")
     return result
 
 
 # -- 3: the limits of the parts ----------------------------------------------------------------------
 
-def limit_parse(items: list[str]) -> dict:
+def limit_parse(items: list[bytes]) -> dict:
     began = time.perf_counter()
     for item in items:
         orjson.loads(item)
@@ -263,23 +299,24 @@ def limit_parse(items: list[str]) -> dict:
     return {"tweets_per_s": round(len(items) / parse_seconds, 1)}
 
 
-def limit_filter_cpu(items: list[str], track: list[str]) -> float:
+def limit_filter_cpu(items: list[bytes], track: list[str]) -> float:
     """What one filter worker spends per tweet before the database: parse, normalise, match."""
-    matcher = TrackMatcher(track)
     began = time.perf_counter()
     for start in range(0, len(items), BATCH_SIZE):
-        parsed = parse_documents(items[start:start + BATCH_SIZE])
-        [t for t in parsed.tweets if matcher.matches(t)]
+        prepare({"run_id": 0, "start": start, "end": start + BATCH_SIZE, "track": track,
+                 "items": items[start:start + BATCH_SIZE]})
     return round(len(items) / (time.perf_counter() - began), 1)
 
 
-def limit_broker(amqp_uri: str, items: list[str], track: list[str]) -> dict:
-    """Publish the batches as the launcher does (JSON, persistent, confirmed) and consume them
-    concurrently (prefetch as nameko's default max_workers); tweets/s from first publish to last ack."""
+def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
+    """Publish the batches as the launcher does (the same encoding, persistent, confirmed) and
+    consume and decode them concurrently (prefetch as nameko's default max_workers); tweets/s
+    from the first publish to the last ack."""
     exchange = Exchange("bench.events", type="topic", durable=True)
     queue = Queue("bench-tweet-batches", exchange=exchange, routing_key="tweet_batch", durable=True)
-    batches = [{"run_id": 0, "start": s, "end": s + len(items[s:s + BATCH_SIZE]), "source": "synthetic",
-                "track": track, "items": items[s:s + BATCH_SIZE]} for s in range(0, len(items), BATCH_SIZE)]
+    bodies = [wire.dumps({"run_id": 0, "start": s, "end": s + len(items[s:s + BATCH_SIZE]), "source": "synthetic",
+                          "track": track, "items": wire.RawLines(items[s:s + BATCH_SIZE])})
+              for s in range(0, len(items), BATCH_SIZE)]
     consumed = {"items": 0, "batches": 0}
     ready, done = threading.Event(), threading.Event()
     failure: list[BaseException] = []
@@ -287,13 +324,13 @@ def limit_broker(amqp_uri: str, items: list[str], track: list[str]) -> dict:
     def consume():
         try:
             with Connection(amqp_uri) as connection:
-                def on_message(body, message):
-                    consumed["items"] += len(body["items"])
+                def on_message(message):
+                    consumed["items"] += len(wire.loads(message.body)["items"])
                     consumed["batches"] += 1
                     message.ack()
-                with connection.Consumer(queue, callbacks=[on_message], accept=["json"], prefetch_count=10):
+                with connection.Consumer(queue, on_message=on_message, prefetch_count=10):
                     ready.set()
-                    while consumed["batches"] < len(batches):
+                    while consumed["batches"] < len(bodies):
                         connection.drain_events(timeout=60)
         except BaseException as error:  # noqa: BLE001 - reported by the publishing thread
             failure.append(error)
@@ -306,10 +343,11 @@ def limit_broker(amqp_uri: str, items: list[str], track: list[str]) -> dict:
         consumer = threading.Thread(target=consume, daemon=True)
         consumer.start()
         ready.wait(30)
-        producer = connection.Producer(exchange=exchange, serializer="json")
+        producer = connection.Producer(exchange=exchange)
         began = time.perf_counter()
-        for batch in batches:
-            producer.publish(batch, routing_key="tweet_batch", delivery_mode=2)
+        for body in bodies:
+            producer.publish(body, routing_key="tweet_batch", delivery_mode=2,
+                             content_type="application/x-tweetstream", content_encoding="binary")
         published = time.perf_counter() - began
         done.wait(600)
         seconds = time.perf_counter() - began
@@ -317,11 +355,11 @@ def limit_broker(amqp_uri: str, items: list[str], track: list[str]) -> dict:
         exchange(connection.default_channel).delete()
     if failure:
         raise failure[0]
-    return {"tweets_per_s": round(consumed["items"] / seconds, 1), "batches": len(batches),
+    return {"tweets_per_s": round(consumed["items"] / seconds, 1), "batches": len(bodies),
             "publish_only_tweets_per_s": round(len(items) / published, 1)}
 
 
-def limit_copy(db_uri: str, items: list[str]) -> dict:
+def limit_copy(db_uri: str, items: list[bytes]) -> dict:
     """COPY the tweets rows the filter would build from these items (fresh ids), then remove them."""
     parsed = parse_documents(items)
     buffer = io.StringIO()
@@ -554,7 +592,8 @@ def main() -> int:
 
         say(f"limits: generating the same {tweets:,} items (seed {INGEST_SEED})")
         source = SyntheticSource(seed=INGEST_SEED, rate=0, run_id=report["ingest"]["run_id"])
-        items = [source.item(position).decode() for position in range(tweets)]
+        now = datetime.now(timezone.utc)
+        items = [source.item(position, now) for position in range(tweets)]
         report["limits"] = {"parse": limit_parse(items)}
         say(f"limit parse: {report['limits']['parse']['tweets_per_s']:,.0f} tweets/s")
         report["filter_cpu_tweets_per_s"] = limit_filter_cpu(items, track)

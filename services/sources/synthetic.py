@@ -56,14 +56,55 @@ PLACE_SHARE = 0.3          # share of tweets that carry a place
 TWEET_ID_BASE = 1_500_000_000_000_000_000
 SEARCH_ID_BASE = 1_400_000_000_000_000_000
 
-_CONTEXT = [{"domain": {"id": "46", "name": "Business Taxonomy",
-                        "description": "Categories within Brand Verticals that narrow down the scope of Brands"},
-             "entity": {"id": "1557696940178935808", "name": "Gaming Business",
-                        "description": "Brands, companies, advertisers and every non-person handle with the profit intent related to softwares, apps, video games"}},
-            {"domain": {"id": "131", "name": "Unified Twitter Taxonomy",
-                        "description": "A taxonomy view into the Semantic Core knowledge graph"},
-             "entity": {"id": "847544972781826048", "name": "Technology",
-                        "description": "All about technology"}}]
+# Context annotations as the X API attaches them (domains and entities seen in the recorded samples)
+_ANNOTATION_DOMAINS = (
+    ("45", "Brand Vertical", "Top level entities that describe a Brands industry"),
+    ("46", "Brand Category", "Categories within Brand Verticals that narrow down the scope of Brands"),
+    ("47", "Brand", "Brands and Companies"),
+    ("65", "Interests and Hobbies Vertical", "Top level interests and hobbies groupings, like Food or Travel"),
+    ("66", "Interests and Hobbies Category",
+     "A grouping of interests and hobbies entities, like Novelty Food or Destinations"),
+    ("67", "Interests and Hobbies",
+     "Interests, opinions, and behaviors of individuals, groups, or cultures; like Speciality Cooking or Theme Parks"),
+    ("131", "Unified Twitter Taxonomy", "A taxonomy view into the Semantic Core knowledge graph"),
+)
+_CONTEXT = [{"domain": {"id": domain_id, "name": name, "description": description},
+             "entity": {"id": str(781_974_596_000_000_000 + 7_919 * index), "name": entity.title(),
+                        "description": f"All about {entity}"}}
+            for index, ((domain_id, name, description), entity) in enumerate(zip(
+                _ANNOTATION_DOMAINS * 6,
+                ("gaming business", "technology", "music", "football", "drinks", "pets", "travel", "news",
+                 "movies", "television", "politics", "weather", "food", "fitness", "cryptocurrencies",
+                 "space", "books", "fashion", "cars", "science", "health", "education", "art", "photography",
+                 "dogs", "coffee", "celebrity", "business", "software", "cloud platform", "podcasts",
+                 "concerts", "outdoors", "beauty", "finance", "entertainment", "video games", "anime",
+                 "basketball", "soccer", "elections", "nature")))]
+ANNOTATION_TYPES = ("Person", "Place", "Organization", "Product", "Other")
+SOURCES = ("Twitter for iPhone", "Twitter for Android", "Twitter Web App", "TweetDeck", "Buffer")
+RETWEET_SHARE, QUOTE_SHARE, REPLY_SHARE = 0.35, 0.08, 0.12
+MEDIA_SHARE = 0.25
+BODY_POOL = 4096           # pre-rendered tweet bodies the stream recombines (see SyntheticSource.item)
+_MASK = (1 << 64) - 1
+
+
+def _mix(value: int) -> int:
+    """splitmix64: a well-spread 64-bit hash, so each position gets its own draws without
+    seeding a Mersenne Twister per tweet (that was a sixth of the launcher's time)."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
+    return value ^ (value >> 31)
+
+
+def _compact(rendered: bytes) -> bytes:
+    """A copy of exactly its length: orjson's small outputs keep a 4 KB buffer each."""
+    return bytes(memoryview(rendered))
+
+
+def _shifted(entities: dict, offset: int) -> dict:
+    """The entities of a text that got ``offset`` characters put in front of it."""
+    return {kind: [dict(e, start=e["start"] + offset, end=e["end"] + offset) for e in items]
+            for kind, items in entities.items()}
 
 
 def _zipf_cumulative(n: int, s: float = 1.1) -> list[float]:
@@ -78,7 +119,11 @@ class _Pick:
         self.items, self.cumulative, self.total = list(items), cumulative, cumulative[-1]
 
     def __call__(self, rng: random.Random):
-        return self.items[bisect.bisect(self.cumulative, rng.random() * self.total)]
+        return self.at(rng.random())
+
+    def at(self, fraction: float):
+        """The item at ``fraction`` (0 <= fraction < 1) of the cumulative weight."""
+        return self.items[bisect.bisect(self.cumulative, fraction * self.total)]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -87,6 +132,15 @@ def _iso(moment: datetime) -> str:
 
 
 class SyntheticSource(TweetSource):
+    """Tweets drawn from the seed: ``tweet`` builds one from a random state, ``item`` is the
+    stream message at a position.
+
+    The stream recombines a pool of BODY_POOL tweet bodies (text, entities, annotations,
+    media, referenced tweets, place), each built once by ``tweet`` and kept pre-rendered,
+    with what each position draws for itself: its id, author, time, language and metrics.
+    At the rates the benchmark asks for, building every tweet from scratch took the
+    launcher a whole core, which the pipeline it measures needs.
+    """
     name = "synthetic"
     deterministic = True
 
@@ -103,12 +157,26 @@ class SyntheticSource(TweetSource):
         self.pick_tag = _Pick(tags, _zipf_cumulative(len(tags)))
         self.pick_word = _Pick(WORDS, _zipf_cumulative(len(WORDS), 0.9))
         self.pick_lang = _Pick([l for l, _ in LANGS], list(itertools.accumulate(w for _, w in LANGS)))
-        self.users = [self._make_user(rng, i) for i in range(users)]
+        # kept rendered: 20,000 user dicts took over 100 MB of the launcher
+        self._user_json = [_compact(orjson.dumps(self._make_user(rng, i))) for i in range(users)]
+        self._user_ids = [orjson.loads(user)["id"].encode() for user in self._user_json]
         self.pick_user = _Pick(range(users), _zipf_cumulative(users, 0.8))
         self.places = [{"id": f"{0x5a1e000 + i:016x}", "full_name": full, "country": country,
                         "country_code": code, "name": full.split(",")[0], "place_type": "city"}
                        for i, (code, country, full) in enumerate(PLACES)]
         self.pick_place = _Pick(range(len(PLACES)), _zipf_cumulative(len(PLACES), 0.7))
+        # what item() draws per position, pre-rendered
+        self._langs = [self.pick_lang.at((slot + 0.5) / 256) for slot in range(256)]
+        metrics_rng = random.Random(self.seed + 1)
+        self._metrics_json = [_compact(orjson.dumps({"retweet_count": int(metrics_rng.paretovariate(2)) - 1,
+                                            "reply_count": int(metrics_rng.paretovariate(3)) - 1,
+                                            "like_count": int(metrics_rng.paretovariate(1.5)) - 1,
+                                            "quote_count": int(metrics_rng.paretovariate(4)) - 1}))
+                              for _ in range(512)]
+        self._bodies: dict[int, tuple] = {}
+        self._matching_rules = orjson.dumps([{"id": str(1_700_000_000_000_000_000 + (self.run_id or 0)),
+                                              "tag": f"tweetstream-run-{self.run_id or 0}"}])
+        self._bodies_created = datetime.now(timezone.utc).replace(microsecond=0)
 
     @classmethod
     def from_config(cls, config: dict, seed=None, rate=None, limit=None, run_id=None, **_ignored):
@@ -118,35 +186,51 @@ class SyntheticSource(TweetSource):
             limit=limit, run_id=run_id,
         )
 
+    def user(self, index: int) -> dict:
+        return orjson.loads(self._user_json[index])
+
     def _make_user(self, rng: random.Random, index: int) -> dict:
         name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}{index}"
         # Pareto tail: most accounts have a few hundred followers, a handful millions
         followers = int(min(rng.paretovariate(1.16) * 40, 150_000_000))
+        bio_tag = rng.choice(EXTRA_TAGS)
+        description = " ".join(rng.choice(WORDS) for _ in range(12)) + f" #{bio_tag}"
         return {
             "id": str(10_000_000 + self.seed * 1_000_000_000 + index), "username": name[:15] + str(index)[-3:],
             "name": name.replace("_", " ").title(),
             "public_metrics": {"followers_count": followers, "following_count": int(rng.paretovariate(1.5) * 50),
                                "tweet_count": int(rng.paretovariate(1.2) * 300), "listed_count": followers // 900},
-            "created_at": "2015-06-01T12:00:00.000Z", "verified": followers > 1_000_000,
-            "description": " ".join(rng.choice(WORDS) for _ in range(12)),
+            "created_at": "2015-06-01T12:00:00.000Z", "verified": followers > 1_000_000, "protected": False,
+            "description": description,
+            "entities": {"description": {"hashtags": [{"start": len(description) - len(bio_tag) - 1,
+                                                       "end": len(description), "tag": bio_tag}]}},
+            "location": rng.choice(PLACES)[2], "url": "",
             "profile_image_url": f"https://pbs.twimg.com/profile_images/{index}/avatar_normal.jpg",
         }
 
-    def tweet(self, tweet_id: int, rng: random.Random, created: datetime, forced_tag: str | None = None):
-        """One tweet with its author and place; the same rng state always gives the same tweet."""
-        author = self.users[self.pick_user(rng)]
+    def _compose(self, rng: random.Random, forced_tag: str | None) -> tuple[str, dict, list]:
+        """A text with its entities (mentions, hashtags, URL, annotations) and the users it mentions."""
         words = [self.pick_word(rng) for _ in range(rng.randint(6, 22))]
         tags = {self.pick_tag(rng) for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 3)))}
         if forced_tag:
             tags.add(forced_tag)
-        mentioned = [self.users[self.pick_user(rng)] for _ in range(rng.choice((0, 0, 0, 1, 2)))]
-        text = " ".join(words)
+        mentioned = [self.user(self.pick_user(rng)) for _ in range(rng.choice((0, 0, 0, 1, 2)))]
         entities: dict = {}
+        text = ""
         if mentioned:
-            prefix = " ".join("@" + u["username"] for u in mentioned) + " "
-            entities["mentions"] = [{"start": 0, "end": 0, "username": u["username"], "id": u["id"]}
-                                    for u in mentioned]
-            text = prefix + text
+            entities["mentions"] = []
+            for user in mentioned:
+                entities["mentions"].append({"start": len(text), "end": len(text) + len(user["username"]) + 1,
+                                             "username": user["username"], "id": user["id"]})
+                text += f"@{user['username']} "
+        words_start = len(text)
+        text += " ".join(words)
+        if rng.random() < 0.4:
+            word = rng.choice(words)
+            at = text.index(word, words_start)
+            entities["annotations"] = [{"start": at, "end": at + len(word) - 1,
+                                        "probability": round(rng.uniform(0.3, 0.99), 4),
+                                        "type": rng.choice(ANNOTATION_TYPES), "normalized_text": word.title()}]
         if tags:
             entities["hashtags"] = []
             for tag in sorted(tags):
@@ -156,34 +240,113 @@ class SyntheticSource(TweetSource):
         if rng.random() < 0.2:
             slug = rng.choice(WORDS)
             entities["urls"] = [{"start": len(text) + 1, "end": len(text) + 24, "url": "https://t.co/x1y2z3",
-                                 "expanded_url": f"https://example.com/{slug}/{tweet_id % 10_000}",
+                                 "expanded_url": f"https://example.com/{slug}/{rng.randrange(10_000)}",
                                  "display_url": f"example.com/{slug}/…"}]
             text += " https://t.co/x1y2z3"
-        data = {
-            "id": str(tweet_id), "text": text, "author_id": author["id"], "created_at": _iso(created),
-            "lang": self.pick_lang(rng), "conversation_id": str(tweet_id), "reply_settings": "everyone",
-            "possibly_sensitive": False, "source": "Twitter for iPhone", "entities": entities,
+        return text, entities, mentioned
+
+    def _tweet_object(self, rng: random.Random, tweet_id: int, author: dict, created: datetime,
+                      text: str, entities: dict) -> dict:
+        return {
+            "id": str(tweet_id), "edit_history_tweet_ids": [str(tweet_id)], "text": text,
+            "author_id": author["id"], "created_at": _iso(created), "lang": self.pick_lang(rng),
+            "conversation_id": str(tweet_id), "reply_settings": "everyone", "possibly_sensitive": False,
+            "source": rng.choice(SOURCES), "entities": entities,
             "public_metrics": {"retweet_count": int(rng.paretovariate(2)) - 1, "reply_count": 0,
                                "like_count": int(rng.paretovariate(1.5)) - 1, "quote_count": 0},
-            "context_annotations": _CONTEXT,
+            "context_annotations": rng.sample(_CONTEXT, rng.randint(2, 9)),
         }
-        place = None
+
+    def tweet(self, tweet_id: int, rng: random.Random, created: datetime,
+              forced_tag: str | None = None) -> tuple[dict, dict]:
+        """One tweet and its v2 ``includes`` (users, places, referenced tweets, media);
+        the same rng state always gives the same tweet."""
+        author = self.user(self.pick_user(rng))
+        text, entities, mentioned = self._compose(rng, forced_tag)
+        users = {author["id"]: author, **{u["id"]: u for u in mentioned}}
+        includes: dict = {}
+        kind = rng.random()
+        referenced = None
+        if kind < RETWEET_SHARE + QUOTE_SHARE:
+            original_author = self.user(self.pick_user(rng))
+            original_id = TWEET_ID_BASE - rng.randrange(1, 10 ** 12)
+            original = self._tweet_object(rng, original_id, original_author,
+                                          created - timedelta(minutes=rng.randrange(1, 600)), text, entities)
+            users[original_author["id"]] = original_author
+            includes["tweets"] = [original]
+            if kind < RETWEET_SHARE:  # a retweet carries the original's text and entities
+                prefix = f"RT @{original_author['username']}: "
+                entities = _shifted(entities, len(prefix))
+                entities.setdefault("mentions", []).insert(0, {
+                    "start": 3, "end": 4 + len(original_author["username"]),
+                    "username": original_author["username"], "id": original_author["id"]})
+                text = prefix + text
+                referenced = {"type": "retweeted", "id": str(original_id)}
+            else:                     # a quote comments with its own words and links the original
+                text, entities, more = self._compose(rng, forced_tag)
+                users.update((u["id"], u) for u in more)
+                referenced = {"type": "quoted", "id": str(original_id)}
+        data = self._tweet_object(rng, tweet_id, author, created, text, entities)
+        if referenced:
+            data["referenced_tweets"] = [referenced]
+        elif kind < RETWEET_SHARE + QUOTE_SHARE + REPLY_SHARE:
+            replied_to = self.user(self.pick_user(rng))
+            users[replied_to["id"]] = replied_to
+            data["in_reply_to_user_id"] = replied_to["id"]
+            data["referenced_tweets"] = [{"type": "replied_to", "id": str(TWEET_ID_BASE - rng.randrange(1, 10 ** 12))}]
+        if rng.random() < MEDIA_SHARE:
+            key = f"3_{TWEET_ID_BASE + rng.randrange(10 ** 15)}"
+            data["attachments"] = {"media_keys": [key]}
+            includes["media"] = [{"media_key": key, "type": "photo", "width": rng.choice((1200, 1536, 2048)),
+                                  "height": rng.choice((675, 1152, 1536)),
+                                  "url": f"https://pbs.twimg.com/media/{key[2:]}.jpg"}]
         if rng.random() < PLACE_SHARE:
             place = self.places[self.pick_place(rng)]
             data["geo"] = {"place_id": place["id"]}
-        return data, [author, *mentioned], place
+            includes["places"] = [place]
+        return data, {"users": list(users.values()), **includes}
+
+    # Per-position fields of a stream message; the rest of it comes from a pre-rendered body.
+    _PER_POSITION = ("id", "edit_history_tweet_ids", "conversation_id", "author_id", "created_at", "lang",
+                     "public_metrics")
+
+    def _body(self, index: int) -> tuple[bytes, bytes, frozenset]:
+        """Body ``index``: the data fields after the per-position ones, the users it brings
+        (mentioned, retweeted, replied to) and the rest of its includes, as JSON fragments."""
+        body = self._bodies.get(index)
+        if body is None:
+            data, includes = self.tweet(TWEET_ID_BASE, random.Random(self.seed * 1_000_003 + index),
+                                        self._bodies_created)
+            body_author = data["author_id"]
+            referenced = {m["id"] for m in data["entities"].get("mentions", ())} | {
+                data.get("in_reply_to_user_id")} | {t["author_id"] for t in includes.get("tweets", ())}
+            for key in self._PER_POSITION:
+                data.pop(key, None)
+            # the body's author is drawn per position instead, unless the body refers to it too
+            others = [u for u in includes.pop("users") if u["id"] != body_author or u["id"] in referenced]
+            rest = orjson.dumps(includes)[1:] if includes else b"}"   # b'"places":[...]}' or b"}"
+            body = (orjson.dumps(data)[1:],
+                    b"".join(b"," + orjson.dumps(user) for user in others) + (b"]," + rest if includes else b"]}"),
+                    frozenset(user["id"].encode() for user in others))
+            self._bodies[index] = body
+        return body
 
     def item(self, position: int, now: datetime | None = None) -> bytes:
         """The stream message at a position, as the filtered stream sends it."""
-        rng = random.Random(self.seed * 1_000_003 + position)
-        data, users, place = self.tweet(TWEET_ID_BASE + self.seed * 10_000_000_000 + position, rng,
-                                        now or datetime.now(timezone.utc))
-        message = {"data": data, "includes": {"users": users},
-                   "matching_rules": [{"id": str(1_700_000_000_000_000_000 + (self.run_id or 0)),
-                                       "tag": f"tweetstream-run-{self.run_id or 0}"}]}
-        if place:
-            message["includes"]["places"] = [place]
-        return orjson.dumps(message)
+        draw = _mix(_mix(self.seed) ^ position)
+        data_rest, includes_rest, mentioned_ids = self._body(draw % BODY_POOL)
+        author = self.pick_user.at(((draw >> 12) & 0xFFFFFFFFFF) / 2 ** 40)
+        author_id = self._user_ids[author]
+        tweet_id = TWEET_ID_BASE + self.seed * 10_000_000_000 + position
+        users = (b"" if author_id in mentioned_ids else self._user_json[author]) + includes_rest
+        if users.startswith(b","):
+            users = users[1:]
+        return b'{"data":{"id":"%d","edit_history_tweet_ids":["%d"],"conversation_id":"%d","author_id":"%s",' \
+               b'"created_at":"%s","lang":"%s","public_metrics":%s,%s,"includes":{"users":[%s,' \
+               b'"matching_rules":%s}' % (
+                   tweet_id, tweet_id, tweet_id, author_id, _iso(now or datetime.now(timezone.utc)).encode(),
+                   self._langs[(draw >> 52) & 0xFF].encode(), self._metrics_json[(draw >> 3) & 0x1FF],
+                   data_rest, users, self._matching_rules)
 
     def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
         positions = itertools.count(start) if self.limit is None else range(start, self.limit)
@@ -199,18 +362,18 @@ class SyntheticSource(TweetSource):
         now = datetime.now(timezone.utc).replace(microsecond=0)
         page_size = 100
         for page_start in range(0, limit, page_size):
-            data, users, places = [], {}, {}
+            data, includes = [], {}
             for index in range(page_start, min(limit, page_start + page_size)):
                 rng = random.Random((self.seed * 1_000_003 + tag_key) * 10_007 + index)
                 created = now - timedelta(seconds=rng.randrange(7 * 24 * 3600))
                 tweet_id = SEARCH_ID_BASE + tag_key * 100_000 + index
-                tweet, tweet_users, place = self.tweet(tweet_id, rng, created, forced_tag=tag)
+                tweet, tweet_includes = self.tweet(tweet_id, rng, created, forced_tag=tag)
                 data.append(tweet)
-                users.update((u["id"], u) for u in tweet_users)
-                if place:
-                    places[place["id"]] = place
+                for kind, objects in tweet_includes.items():
+                    key = "media_key" if kind == "media" else "id"
+                    includes.setdefault(kind, {}).update((o[key], o) for o in objects)
             data.sort(key=lambda t: t["created_at"], reverse=True)
-            page = {"data": data, "includes": {"users": list(users.values()), "places": list(places.values())},
+            page = {"data": data, "includes": {kind: list(objects.values()) for kind, objects in includes.items()},
                     "meta": {"result_count": len(data), "newest_id": data[0]["id"], "oldest_id": data[-1]["id"]}}
             if page_start + page_size < limit:
                 page["meta"]["next_token"] = f"{tag}-{page_start + page_size}"

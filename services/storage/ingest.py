@@ -23,21 +23,34 @@ class BatchCounts:
     bad: int
 
 
-def claim_batch(cursor, run_id: int, start_pos: int, end_pos: int, counts: BatchCounts) -> bool:
-    """Record the batch in the ledger; False when it was already committed once."""
+def claim_batches(cursor, batches: list[tuple[int, int, int, BatchCounts]]) -> set[tuple[int, int]]:
+    """Record (run_id, start, end, counts) batches in the ledger, in one statement; returns the
+    (run_id, start) of those recorded now: the others were committed once already."""
+    if not batches:
+        return set()
     cursor.execute(
         "INSERT INTO run_batches (run_id, start_pos, end_pos, received, matched, bad, stored)"
-        " VALUES (%s, %s, %s, %s, %s, %s, 0) ON CONFLICT DO NOTHING RETURNING 1",
-        (run_id, start_pos, end_pos, counts.received, counts.matched, counts.bad),
+        " SELECT run_id, start_pos, end_pos, received, matched, bad, 0"
+        "   FROM json_to_recordset(%s) AS b(run_id bigint, start_pos bigint, end_pos bigint,"
+        "                                    received integer, matched integer, bad integer)"
+        "  ORDER BY run_id, start_pos"
+        " ON CONFLICT DO NOTHING RETURNING run_id, start_pos",
+        (_json([{"run_id": run_id, "start_pos": start, "end_pos": end, "received": counts.received,
+                 "matched": counts.matched, "bad": counts.bad} for run_id, start, end, counts in batches]),),
     )
-    return cursor.fetchone() is not None
+    return {(run_id, start) for run_id, start in cursor.fetchall()}
 
 
-def record_stored(cursor, run_id: int, start_pos: int, stored: int) -> None:
-    cursor.execute(
-        "UPDATE run_batches SET stored = %s WHERE run_id = %s AND start_pos = %s",
-        (stored, run_id, start_pos),
-    )
+def record_stored(cursor, stored: dict[tuple[int, int], int]) -> None:
+    """Write how many new tweets each (run_id, start) batch brought, in one statement."""
+    if stored:
+        cursor.execute(
+            "UPDATE run_batches b SET stored = s.stored"
+            "  FROM json_to_recordset(%s) AS s(run_id bigint, start_pos bigint, stored integer)"
+            " WHERE b.run_id = s.run_id AND b.start_pos = s.start_pos",
+            (_json([{"run_id": run_id, "start_pos": start, "stored": count}
+                    for (run_id, start), count in stored.items()]),),
+        )
 
 
 # For `INSERT INTO users AS known ...`: the newest sighting's name and follower count win,
@@ -113,10 +126,17 @@ ON CONFLICT (minute, run_id, lang, country) DO UPDATE SET count = minute_counts.
 CREATE TEMP TABLE IF NOT EXISTS batch_tag_rows
     (minute timestamptz, tag text, run_key bigint, lang text, country text) ON COMMIT DELETE ROWS;
 DELETE FROM batch_tag_rows;
+-- a tweet stored just now is described by batch_new_tweets; only a populate tag on a tweet
+-- stored before looks the tweet up, by key (OFFSET 0 keeps the planner from turning the
+-- look-up into a join that read the whole tweets table for every batch)
 INSERT INTO batch_tag_rows
-SELECT date_trunc('minute', t.created_at), nt.tag, coalesce(t.first_run_id, {POPULATE_RUN_ID}), t.lang,
-       coalesce(t.country_code, '{UNKNOWN_COUNTRY}')
-  FROM batch_new_tags nt JOIN tweets t ON t.id = nt.tweet_id;
+SELECT date_trunc('minute', coalesce(n.created_at, t.created_at)), nt.tag,
+       coalesce(n.run_key, t.first_run_id, {POPULATE_RUN_ID}), coalesce(n.lang, t.lang),
+       coalesce(n.country, t.country_code, '{UNKNOWN_COUNTRY}')
+  FROM batch_new_tags nt
+  LEFT JOIN batch_new_tweets n ON n.id = nt.tweet_id
+  LEFT JOIN LATERAL (SELECT created_at, first_run_id, lang, country_code FROM tweets
+                      WHERE tweets.id = nt.tweet_id AND n.id IS NULL OFFSET 0) t ON true;
 
 INSERT INTO minute_tag_counts (minute, tag, run_id, lang, country, count)
 SELECT minute, tag, run_key, lang, country, count(*) FROM batch_tag_rows

@@ -113,3 +113,45 @@ def test_authors_tweet_counts_follow_the_stored_tweets_through_redeliveries(clea
         kept = conn.execute(text("SELECT id, tweet_count FROM users ORDER BY id")).all()
         counted = conn.execute(text("SELECT author_id, count(*) FROM tweets GROUP BY 1 ORDER BY 1")).all()
     assert kept == counted and sum(n for _, n in kept) > 0
+
+
+def test_batches_committed_together_are_each_stored_once(clean_db):
+    from services.filter.pipeline import commit_batches, prepare
+    run_id = new_run(clean_db, ["the"])
+    items = [item.decode() for item in map(SyntheticSource(seed=21, rate=0).item, range(600))]
+    batch = lambda start, end: prepare({"run_id": run_id, "start": start, "end": end,  # noqa: E731
+                                        "track": ["the"], "items": items[start:end]})
+    first = batch(0, 400)
+    assert commit_batches(clean_db, [first])[0] > 0
+    # a redelivery, and two batches that overlap each other in one transaction
+    results = commit_batches(clean_db, [batch(0, 400), batch(400, 600), batch(300, 600)])
+    with clean_db.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM tweets")).scalar()
+        ledger = dict(conn.execute(text("SELECT start_pos, stored FROM run_batches")).all())
+    tail_matched = len({t.id for t in batch(400, 600).matched})
+    assert results == [None, tail_matched, 0]
+    assert ledger == {0: len(first.matched), 400: tail_matched, 300: 0}
+    assert stored == sum(ledger.values())
+
+
+def test_the_group_committer_keeps_a_bad_batch_from_failing_the_others(clean_db):
+    import eventlet
+    import pytest
+    from eventlet.queue import LightQueue
+    from psycopg2.errors import ForeignKeyViolation
+    from services.filter.committer import GroupCommitter
+    from services.filter.pipeline import prepare
+    run_id = new_run(clean_db, ["dogs"])
+    committer = GroupCommitter()
+    committer.engine, committer.pending = clean_db, LightQueue()
+    waiting = [eventlet.spawn(committer.commit, prepare(sample_batch(rid, ["dogs"], start=start)))
+               for rid, start in ((run_id, 0), (999_999, 0), (run_id, 8))]
+    eventlet.sleep(0)                      # all three are queued before the writer looks
+    assert committer.pending.qsize() == 3
+    writer = eventlet.spawn(committer._write)
+    try:
+        assert waiting[0].wait() == 6 and waiting[2].wait() == 0
+        with pytest.raises(ForeignKeyViolation):   # its own error, for its worker to record
+            waiting[1].wait()
+    finally:
+        writer.kill()

@@ -75,3 +75,13 @@ def test_flattened_and_paged_tweets_are_the_same_tweets():
 def test_unreadable_items_are_counted_bad_never_raised(line):
     batch = parse_documents([line, b"", b"\r\n"])
     assert batch.bad == 1 and batch.tweets == []
+
+
+def test_users_are_read_only_when_asked_for_and_unreadable_ones_are_absent():
+    lines = [b'{"data": {"id": "1", "text": "hi", "created_at": "2021-04-01T15:52:31.000Z", "author_id": "7"},'
+             b' "includes": {"users": [{"id": "7", "username": "seven", "public_metrics": {"followers_count": 3}},'
+             b' {"id": "8", "username": "eight", "public_metrics": "not an object"}, {"username": "no id"}]}}']
+    batch = parse_documents(lines)
+    assert batch.users[7].username == "seven" and batch.users[7].followers == 3
+    assert 8 not in batch.users and batch.users.get(8) is None
+    assert list(batch.users) == [7] and len(batch.users) == 1

@@ -1,6 +1,7 @@
 """Services' entrypoints through nameko.testing: worker_factory with the dependencies replaced."""
 from unittest import mock
 
+import eventlet
 import pytest
 
 from nameko.testing.services import worker_factory
@@ -33,7 +34,7 @@ def test_filter_entrypoint_processes_the_batch_with_its_engine():
     batch = {"run_id": 1, "start": 0, "end": 1, "track": ["x"], "items": []}
     with mock.patch("services.filter.service.process_batch") as process:
         worker.handle_batch(batch)
-    process.assert_called_once_with(worker.db, batch)
+    process.assert_called_once_with(worker.db, batch, commit=worker.commit, pause=eventlet.sleep)
 
 
 def test_launch_validates_before_touching_anything():
