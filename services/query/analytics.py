@@ -1,7 +1,7 @@
 """Live analytics over the rollups: top hashtags, minute aggregates, user profiles.
 
 Every figure comes from a rollup kept current by the write path (minute_counts,
-minute_tag_counts) or from an index (tweets_by_author, users_by_username), so an answer
+minute_tag_counts, minute_tag_totals) or from an index (tweets_by_author_newest, users_by_username), so an answer
 reads a number of rows that grows with the window, never with the number of tweets stored.
 """
 from datetime import datetime, timezone
@@ -24,7 +24,7 @@ def top_hashtags(conn: Connection, first_minute: datetime, last_minute: datetime
     """The most used tags in [first_minute, last_minute], ties by name."""
     # The primary key starts with minute: the window is one index range scan.
     rows = conn.execute(
-        text("SELECT tag, sum(count) AS count FROM minute_tag_counts"
+        text("SELECT tag, sum(count) AS count FROM minute_tag_totals"
              " WHERE minute BETWEEN :first AND :last"
              " GROUP BY tag ORDER BY count DESC, tag LIMIT :limit"),
         {"first": first_minute, "last": last_minute, "limit": limit},
@@ -38,8 +38,10 @@ def minute_aggregates(conn: Connection, first_minute: datetime, last_minute: dat
     """Tweets per minute for every minute in [first_minute, last_minute], 0 where none was posted."""
     if last_minute < first_minute:
         return []
-    # A tag filter needs the per-tag rollup; it carries the other filter columns too.
-    table = "minute_tag_counts" if tag is not None else "minute_counts"
+    # A tag filter needs a per-tag rollup: the totals alone, or the one that carries the other
+    # filter columns too.
+    others = (lang, country, run_id) != (None, None, None)
+    table = "minute_counts" if tag is None else "minute_tag_counts" if others else "minute_tag_totals"
     filters = {"tag": tag, "lang": lang, "country": country, "run_id": run_id}
     conditions = "".join(f" AND {column} = :{column}" for column, value in filters.items() if value is not None)
     rows = conn.execute(
@@ -66,18 +68,19 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
     ).mappings().first()
     if user is None:
         return None
-    tweets = conn.execute(
-        text("SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
-             " WHERE author_id = :author ORDER BY created_at DESC, id DESC LIMIT :limit"),
-        {"author": user["id"], "limit": limit},
-    ).mappings()
+    # plain rows, not mappings: up to 1,000 of them, and their building was most of this view's time
+    tweets = conn.exec_driver_sql(
+        "SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
+        " WHERE author_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
+        (user["id"], limit),
+    ).fetchall()
     return {
         "username": user["username"], "name": user["name"], "followers": int(user["followers"]),
         "tweet_count": int(user["tweet_count"]),  # kept current by the write path
         "tweets": [
-            {"id": str(t["id"]), "text": t["text"], "created_at": _iso(t["created_at"]), "lang": t["lang"],
-             "country": t["country_code"], "hashtags": list(t["hashtags"])}
-            for t in tweets
+            {"id": str(tweet_id), "text": body, "created_at": _iso(created_at), "lang": lang,
+             "country": country, "hashtags": list(hashtags)}
+            for tweet_id, body, created_at, lang, country, hashtags in tweets
         ],
     }
 

@@ -143,6 +143,10 @@ SELECT minute, tag, run_key, lang, country, count(*) FROM batch_tag_rows
  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
 ON CONFLICT (minute, tag, run_id, lang, country) DO UPDATE SET count = minute_tag_counts.count + EXCLUDED.count;
 
+INSERT INTO minute_tag_totals (minute, tag, count)
+SELECT minute, tag, count(*) FROM batch_tag_rows GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (minute, tag) DO UPDATE SET count = minute_tag_totals.count + EXCLUDED.count;
+
 INSERT INTO tag_counts (tag, country, lang, count)
 SELECT tag, country, lang, count(*) FROM batch_tag_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 ON CONFLICT (tag, country, lang) DO UPDATE SET count = tag_counts.count + EXCLUDED.count;

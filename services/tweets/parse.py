@@ -4,6 +4,7 @@ One parser for every source: filtered-stream messages, search pages and twarc2
 "flattened" tweets all come through ``parse_documents``. A document that cannot
 be read is counted as bad and skipped; it never raises.
 """
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -98,6 +99,7 @@ class ParsedBatch:
         return len(self.tweets) + self.bad
 
 
+@functools.lru_cache(maxsize=4096)   # tweets of the same second share the value
 def parse_created_at(value: str) -> datetime:
     # fromisoformat handles "...000Z" since Python 3.11
     moment = datetime.fromisoformat(value)

@@ -7,7 +7,7 @@ from services.storage import runs
 from tests.system import SAMPLES
 
 TABLES = ("tweets", "users", "places", "tweet_tags", "hour_counts", "tag_counts", "minute_counts",
-          "minute_tag_counts", "run_batches")
+          "minute_tag_counts", "minute_tag_totals", "run_batches")
 
 
 def snapshot(engine) -> dict:
@@ -71,6 +71,8 @@ def test_rollups_agree_with_the_stored_rows(clean_db):
                  " JOIN tweets t ON t.id = tt.tweet_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3") == \
             q("SELECT tag, country, lang, count FROM tag_counts ORDER BY 1, 2, 3")
         assert q("SELECT sum(count) FROM minute_counts") == [(stored,)]
+        assert q("SELECT minute, tag, sum(count) FROM minute_tag_counts GROUP BY 1, 2 ORDER BY 1, 2") == \
+            q("SELECT minute, tag, count FROM minute_tag_totals ORDER BY 1, 2")
         # only authors are kept, each with the count of its newest tweet
         assert q("SELECT count(*) FROM users WHERE id NOT IN (SELECT author_id FROM tweets)") == [(0,)]
 

@@ -9,7 +9,6 @@ import io
 import json
 import logging
 import logging.config
-import os
 import re
 import shlex
 import shutil
@@ -183,19 +182,11 @@ def test_every_tweetstream_metric_is_on_a_dashboard():
 # --------------------------------------------------------------------------- SQL panels
 
 @pytest.mark.integration
-def test_sql_panels_run_against_the_migrated_schema():
-    """Runs every rawSql on the database of DB_URI, once the migrations have made the tables."""
+def test_sql_panels_run_against_the_migrated_schema(db_uri):
+    """Runs every rawSql on the test session's database, migrated to the newest schema."""
     psycopg2 = pytest.importorskip("psycopg2")
-    dsn = os.environ.get("DB_URI", "postgresql://postgres@localhost:5432/tweets")
+    connection = psycopg2.connect(db_uri, connect_timeout=3)
     try:
-        connection = psycopg2.connect(dsn, connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no database at DB_URI: {logs.redact(str(exc), logs.secret_values())}")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass('minute_tag_counts') IS NOT NULL AND to_regclass('run_batches') IS NOT NULL")
-            if not cursor.fetchone()[0]:
-                pytest.skip("the analytics tables do not exist yet (run alembic upgrade head)")
         for name, title, target in all_targets():
             if "rawSql" not in target:
                 continue

@@ -1,8 +1,7 @@
 """Live analytics: top hashtags, minute aggregates, user profiles (/api/v1/...)."""
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
-from services.gateway.http import json_endpoint
+from services.gateway.http import http, json_endpoint
 from services.query.analytics_requests import (
     AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
 )

@@ -2,10 +2,9 @@
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway.http import json_endpoint
+from services.gateway.http import http, json_endpoint
 from services.observability.metrics import HEALTH, render_latest
 
 # The health service answers within about 3 s even when a dependency hangs; past this

@@ -1,12 +1,11 @@
 """The web dashboard (/), the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
 from pathlib import Path
 
-from nameko.web.handlers import http
 from werkzeug.exceptions import NotFound as FileNotFound
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response
 
-from services.gateway.http import HttpError, json_endpoint
+from services.gateway.http import HttpError, http, json_endpoint
 from services.gateway.openapi import openapi_document
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"

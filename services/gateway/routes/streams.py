@@ -1,9 +1,8 @@
 """Launching and stopping runs, and the statistics across them."""
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from services.gateway.coalesce import CoalescedStatistics
-from services.gateway.http import json_endpoint, read_json
+from services.gateway.http import http, json_endpoint, read_json
 from services.schemas import LaunchRequest, validate
 
 

@@ -1,8 +1,7 @@
 """The five REST views and populate (/api/v1/...), answered by the query service."""
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
-from services.gateway.http import json_endpoint, read_json
+from services.gateway.http import http, json_endpoint, read_json
 from services.query.requests import HourQuery, PopulateRequest, TagsQuery
 from services.schemas import validate
 
