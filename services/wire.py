@@ -31,9 +31,10 @@ def dumps(payload) -> bytes:
 def loads(body):
     if isinstance(body, str):
         body = body.encode("utf-8")
-    header_end = body.find(b"\n")
-    if header_end < 0:
+    if b"\n" not in body:
         return orjson.loads(body)
-    message = orjson.loads(body[:header_end])
-    message[ITEMS] = body[header_end + 1:].split(b"\n")
+    lines = body.split(b"\n")
+    message = orjson.loads(lines[0])
+    del lines[0]
+    message[ITEMS] = lines
     return message

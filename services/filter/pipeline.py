@@ -16,7 +16,7 @@ from services.observability.metrics import (
     BATCH_SECONDS, BATCHES, DB_ERRORS, TWEETS_BAD, TWEETS_MATCHED, TWEETS_RECEIVED, TWEETS_STORED,
 )
 from services.storage.database import retry_transient
-from services.storage.ingest import BatchCounts, claim_batches, record_stored, store_tweets
+from services.storage.ingest import BatchCounts, claim_batches, record_committed, store_tweets
 from services.tweets.parse import ParsedBatch, Place, Tweet, User, parse_documents
 from services.tweets.track import TrackMatcher
 
@@ -84,7 +84,8 @@ def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:
             mine = {t.id for t in b.matched} & new_ids
             new_ids -= mine
             stored[(b.run_id, b.start)] = len(mine)
-        record_stored(cursor, stored)
+        record_committed(cursor, [(b.run_id, b.start, b.end, b.counts, stored[(b.run_id, b.start)])
+                                  for b in claimed])
         return [stored.get((b.run_id, b.start)) for b in batches]
 
 

@@ -175,6 +175,15 @@ def contention() -> dict:
     return {"loadavg_1m": round(os.getloadavg()[0], 2), "other_nameko_processes": other_services_running()}
 
 
+def python_speed() -> float:
+    """Seconds for ten million additions in a CPython loop: how fast this machine's cores are today,
+    to compare runs made on different machines (or on the same one under other loads)."""
+    began, total = time.perf_counter(), 0
+    for number in range(10_000_000):
+        total += number
+    return round(time.perf_counter() - began, 2)
+
+
 def machine_facts() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -183,6 +192,7 @@ def machine_facts() -> dict:
         cursor.execute("SELECT current_setting('server_version'), current_setting('shared_buffers')")
         pg_version, shared_buffers = cursor.fetchone()
     return {"nproc": os.cpu_count(), "memory_mb": memory_kb // 1024, "cpu_model": cpu,
+            "python_loop_10m_s": python_speed(),
             "python": platform.python_version(), "postgresql": pg_version,
             "postgresql_shared_buffers": shared_buffers}
 
@@ -537,6 +547,9 @@ def table(report: dict) -> str:
         rows.append((f"view {view}", f"p95 {figures['p95_ms']:.1f} ms",
                      f"p50 {figures['p50_ms']:.1f}, p99 {figures['p99_ms']:.1f} ms, "
                      f"{figures['requests']} req, {figures['failures']} failed"))
+    rows.append(("cores used during ingest", "", ", ".join(
+        f"{part} {cores}" for part, cores in sorted(report["ingest"]["cores_used"].items(), key=lambda kv: -kv[1]))))
+    rows.append(("machine speed", f"{report['machine']['python_loop_10m_s']} s", "10M-step CPython loop"))
     rows.append(("/statistics at 32 conn", f"{report['statistics_rps']:,.0f} req/s", report["load_generator"]))
     rows.append(("bare nameko @http at 32 conn", f"{report['bare_http_rps']:,.0f} req/s", report["load_generator"]))
     for service, mb in report["peak_rss_mb"].items():

@@ -176,6 +176,13 @@ SELECT %(run_id)s, s, least(s + %(ledger_batch)s, %(last)s + 1),
        least(s + %(ledger_batch)s, %(last)s + 1) - s
   FROM generate_series(%(first)s::bigint, %(last)s::bigint, %(ledger_batch)s) AS s;
 
+INSERT INTO run_totals (run_id, items, received, matched, bad, stored)
+VALUES (%(run_id)s, %(last)s + 1 - %(first)s, %(last)s + 1 - %(first)s, %(last)s + 1 - %(first)s, 0,
+        %(last)s + 1 - %(first)s)
+ON CONFLICT (run_id) DO UPDATE SET items = run_totals.items + EXCLUDED.items,
+   received = run_totals.received + EXCLUDED.received, matched = run_totals.matched + EXCLUDED.matched,
+   stored = run_totals.stored + EXCLUDED.stored;
+
 UPDATE runs SET position = %(last)s + 1,
        batch_start = %(first)s + (%(last)s - %(first)s) / %(ledger_batch)s * %(ledger_batch)s,
        heartbeat_at = now()

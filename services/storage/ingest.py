@@ -41,16 +41,27 @@ def claim_batches(cursor, batches: list[tuple[int, int, int, BatchCounts]]) -> s
     return {(run_id, start) for run_id, start in cursor.fetchall()}
 
 
-def record_stored(cursor, stored: dict[tuple[int, int], int]) -> None:
-    """Write how many new tweets each (run_id, start) batch brought, in one statement."""
-    if stored:
-        cursor.execute(
-            "UPDATE run_batches b SET stored = s.stored"
-            "  FROM json_to_recordset(%s) AS s(run_id bigint, start_pos bigint, stored integer)"
-            " WHERE b.run_id = s.run_id AND b.start_pos = s.start_pos",
-            (_json([{"run_id": run_id, "start_pos": start, "stored": count}
-                    for (run_id, start), count in stored.items()]),),
-        )
+def record_committed(cursor, batches: list[tuple[int, int, int, BatchCounts, int]]) -> None:
+    """For (run_id, start, end, counts, stored) batches claimed in this transaction: how many new
+    tweets each brought, and everything added to its run's totals (one round trip)."""
+    if not batches:
+        return
+    cursor.execute(
+        "UPDATE run_batches b SET stored = s.stored"
+        "  FROM json_to_recordset(%(batches)s) AS s(run_id bigint, start_pos bigint, stored integer)"
+        " WHERE b.run_id = s.run_id AND b.start_pos = s.start_pos;"
+        "INSERT INTO run_totals (run_id, items, received, matched, bad, stored)"
+        " SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
+        "   FROM json_to_recordset(%(batches)s) AS s(run_id bigint, start_pos bigint, end_pos bigint,"
+        "        received bigint, matched bigint, bad bigint, stored bigint)"
+        "  GROUP BY run_id ORDER BY run_id"
+        " ON CONFLICT (run_id) DO UPDATE SET items = run_totals.items + EXCLUDED.items,"
+        "    received = run_totals.received + EXCLUDED.received, matched = run_totals.matched + EXCLUDED.matched,"
+        "    bad = run_totals.bad + EXCLUDED.bad, stored = run_totals.stored + EXCLUDED.stored",
+        {"batches": _json([{"run_id": run_id, "start_pos": start, "end_pos": end, "received": counts.received,
+                            "matched": counts.matched, "bad": counts.bad, "stored": stored}
+                           for run_id, start, end, counts, stored in batches])},
+    )
 
 
 # For `INSERT INTO users AS known ...`: the newest sighting's name and follower count win,

@@ -86,9 +86,7 @@ _RUN_FIGURES = """
            coalesce(b.items, 0) AS committed_items,
            extract(epoch FROM coalesce(r.stopped_at, now()) - r.started_at) AS elapsed
       FROM runs r
-      LEFT JOIN (SELECT run_id, sum(received) AS received, sum(matched) AS matched, sum(bad) AS bad,
-                        sum(stored) AS stored, sum(end_pos - start_pos) AS items
-                   FROM run_batches GROUP BY run_id) b ON b.run_id = r.id
+      LEFT JOIN run_totals b ON b.run_id = r.id
 """
 
 
@@ -118,7 +116,7 @@ def all_run_figures(conn: Connection) -> list[dict]:
 def overall_figures(conn: Connection) -> dict:
     """amount, speed and elapsed_time over every run ever made (a running run counts up to now)."""
     row = conn.execute(text(
-        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_batches) AS amount,"
+        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_totals) AS amount,"
         "       (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0)"
         "          FROM runs) AS elapsed"
     )).mappings().one()

@@ -43,6 +43,18 @@ run_batches = Table(
     PrimaryKeyConstraint("run_id", "start_pos"),
 )
 
+# The ledger summed per run, in the same transaction as its rows: the statistics read one row
+# per run instead of summing the whole ledger (20,000 rows after a 10M-tweet load).
+run_totals = Table(
+    "run_totals", metadata,
+    Column("run_id", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("items", BigInteger, nullable=False),       # source positions committed: sum(end - start)
+    Column("received", BigInteger, nullable=False),
+    Column("matched", BigInteger, nullable=False),
+    Column("bad", BigInteger, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+)
+
 # Batches that failed for a reason other than a transient database error: kept, never dropped.
 failed_batches = Table(
     "failed_batches", metadata,

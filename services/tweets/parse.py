@@ -192,7 +192,7 @@ def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | Non
         if isinstance(line, dict):
             add_document(line, batch)
             continue
-        if not line or not line.strip():
+        if not line or line.isspace():
             continue  # keep-alive newline
         try:
             doc = orjson.loads(line)

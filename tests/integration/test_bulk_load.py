@@ -35,6 +35,11 @@ ROLLUPS_AND_GROUP_BYS = {
         "       coalesce(t.first_run_id, 0), t.lang, coalesce(t.country_code, 'unknown'), count(*)"
         "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3, 4, 5",
     ),
+    "run_totals": (
+        "SELECT run_id, items, received, matched, bad, stored FROM run_totals",
+        "SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
+        "  FROM run_batches GROUP BY 1",
+    ),
     "minute_tag_totals": (
         "SELECT minute, tag, count FROM minute_tag_totals",
         "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag, count(*)"

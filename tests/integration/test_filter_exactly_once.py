@@ -7,7 +7,7 @@ from services.storage import runs
 from tests.system import SAMPLES
 
 TABLES = ("tweets", "users", "places", "tweet_tags", "hour_counts", "tag_counts", "minute_counts",
-          "minute_tag_counts", "minute_tag_totals", "run_batches")
+          "minute_tag_counts", "minute_tag_totals", "run_batches", "run_totals")
 
 
 def snapshot(engine) -> dict:
@@ -73,6 +73,8 @@ def test_rollups_agree_with_the_stored_rows(clean_db):
         assert q("SELECT sum(count) FROM minute_counts") == [(stored,)]
         assert q("SELECT minute, tag, sum(count) FROM minute_tag_counts GROUP BY 1, 2 ORDER BY 1, 2") == \
             q("SELECT minute, tag, count FROM minute_tag_totals ORDER BY 1, 2")
+        assert q("SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
+                 "  FROM run_batches GROUP BY 1") == q("SELECT * FROM run_totals")
         # only authors are kept, each with the count of its newest tweet
         assert q("SELECT count(*) FROM users WHERE id NOT IN (SELECT author_id FROM tweets)") == [(0,)]
 
@@ -134,6 +136,9 @@ def test_batches_committed_together_are_each_stored_once(clean_db):
     assert results == [None, tail_matched, 0]
     assert ledger == {0: len(first.matched), 400: tail_matched, 300: 0}
     assert stored == sum(ledger.values())
+    with clean_db.connect() as conn:
+        totals = conn.execute(text("SELECT items, stored FROM run_totals WHERE run_id = :r"), {"r": run_id}).one()
+    assert tuple(totals) == (400 + 200 + 300, stored)
 
 
 def test_the_group_committer_keeps_a_bad_batch_from_failing_the_others(clean_db):
