@@ -1,6 +1,9 @@
 """The filter: turns batches of raw tweets into stored, matched tweets."""
+import gc
+
 import eventlet
 from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
 
 from services.events import BATCH_EVENT, BATCH_SOURCE
 from services.filter.committer import GroupCommitter
@@ -8,12 +11,25 @@ from services.filter.pipeline import process_batch
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage.database import Database
 
+# Parsing allocates about a hundred dicts and lists per tweet, none of them in a cycle: at
+# CPython's default threshold (700) the cyclic collector ran 15 times a batch, 11% of the parse time.
+COLLECT_AFTER_ALLOCATIONS = 100_000
+
+
+class FewerCollections(DependencyProvider):
+    """Tunes the garbage collector for a process that parses tweets all day."""
+
+    def setup(self):
+        gc.freeze()   # what the process loaded at start lives as long as it does: never scanned again
+        gc.set_threshold(COLLECT_AFTER_ALLOCATIONS, 50, 100)
+
 
 class FilterService:
     name = "filter"
 
     db = Database()
     commit = GroupCommitter()
+    collections = FewerCollections()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 

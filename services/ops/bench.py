@@ -398,11 +398,10 @@ def limit_copy(db_uri: str, items: list[bytes]) -> dict:
 # view that misses its budget. Parameters are filled in by ``explain_slow_views``.
 VIEW_SQL = {
     "/statistics": [
-        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_batches),"
+        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_totals),"
         " (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0) FROM runs)"],
     "/statistics/runs": [
-        "SELECT r.id, b.* FROM runs r LEFT JOIN (SELECT run_id, sum(received), sum(matched), sum(bad),"
-        " sum(stored), sum(end_pos - start_pos) FROM run_batches GROUP BY run_id) b ON b.run_id = r.id ORDER BY r.id"],
+        "SELECT r.id, b.* FROM runs r LEFT JOIN run_totals b ON b.run_id = r.id ORDER BY r.id"],
     "/api/v1/users": ["SELECT username, followers FROM users ORDER BY followers DESC, username LIMIT 5"],
     "/api/v1/hour": ["SELECT hour, count FROM hour_counts ORDER BY hour"],
     "/api/v1/hour?by=hour_of_day": [
