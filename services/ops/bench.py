@@ -417,7 +417,6 @@ VIEW_SQL = {
         " WHERE minute BETWEEN %(first)s AND %(last)s GROUP BY minute) c ON c.minute = m.minute ORDER BY m.minute"],
     "/api/v1/users/<username>/tweets": [
         "SELECT id FROM users WHERE lower(username) = lower(%(username)s) ORDER BY seen_at DESC LIMIT 1",
-        "SELECT count(*) FROM tweets WHERE author_id = %(author)s",
         "SELECT id, text, created_at, lang, country_code, hashtags FROM tweets WHERE author_id = %(author)s"
         " ORDER BY created_at DESC, id DESC LIMIT 200"],
 }
