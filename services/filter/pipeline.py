@@ -70,23 +70,25 @@ def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:
     round trip waits for the worker that is parsing to give the hub back."""
     with engine.begin() as conn:
         cursor = conn.connection.cursor()
-        fresh = claim_batches(cursor, [(b.run_id, b.start, b.end, b.counts) for b in batches])
-        claimed = [b for b in batches if (b.run_id, b.start) in fresh]
+        # the same batch twice in one group (a redelivery while the first is still waiting here)
+        # is claimed once: its second copy is a duplicate like any other
+        distinct = list({(b.run_id, b.start): b for b in reversed(batches)}.values())[::-1]
+        fresh = claim_batches(cursor, [(b.run_id, b.start, b.end, b.counts) for b in distinct])
+        claimed = [b for b in distinct if (b.run_id, b.start) in fresh]
         new_ids: set[int] = set()
         for run_id in dict.fromkeys(b.run_id for b in claimed):   # runs in order of arrival
             of_run = [b for b in claimed if b.run_id == run_id]
             new_ids |= store_tweets(cursor, [t for b in of_run for t in b.matched],
                                     {k: v for b in of_run for k, v in b.authors.items()},
                                     {k: v for b in of_run for k, v in b.places.items()}, run_id=run_id)
-        stored: dict[tuple[int, int], int] = {}
+        stored: dict[int, int] = {}   # by id() of the claimed copy
         for b in claimed:
             # a tweet in two batches of the group is counted for the first one only
             mine = {t.id for t in b.matched} & new_ids
             new_ids -= mine
-            stored[(b.run_id, b.start)] = len(mine)
-        record_committed(cursor, [(b.run_id, b.start, b.end, b.counts, stored[(b.run_id, b.start)])
-                                  for b in claimed])
-        return [stored.get((b.run_id, b.start)) for b in batches]
+            stored[id(b)] = len(mine)
+        record_committed(cursor, [(b.run_id, b.start, b.end, b.counts, stored[id(b)]) for b in claimed])
+        return [stored.get(id(b)) for b in batches]
 
 
 def count_db_error(_error) -> None:

@@ -1,8 +1,9 @@
 """Live analytics over the rollups: top hashtags, minute aggregates, user profiles.
 
 Every figure comes from a rollup kept current by the write path (minute_counts,
-minute_tag_counts, minute_tag_totals) or from an index (tweets_by_author_newest, users_by_username), so an answer
-reads a number of rows that grows with the window, never with the number of tweets stored.
+minute_tag_counts, minute_tag_totals) or from an index (tweets_by_author_newest,
+users_by_username), so an answer reads a number of rows that grows with the window, never
+with the number of tweets stored.
 """
 from datetime import datetime, timezone
 
@@ -68,19 +69,18 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
     ).mappings().first()
     if user is None:
         return None
-    # plain rows, not mappings: up to 1,000 of them, and their building was most of this view's time
-    tweets = conn.exec_driver_sql(
-        "SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
-        " WHERE author_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
-        (user["id"], limit),
-    ).fetchall()
+    tweets = conn.execute(
+        text("SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
+             " WHERE author_id = :author ORDER BY created_at DESC, id DESC LIMIT :limit"),
+        {"author": user["id"], "limit": limit},
+    ).mappings()
     return {
         "username": user["username"], "name": user["name"], "followers": int(user["followers"]),
         "tweet_count": int(user["tweet_count"]),  # kept current by the write path
         "tweets": [
-            {"id": str(tweet_id), "text": body, "created_at": _iso(created_at), "lang": lang,
-             "country": country, "hashtags": list(hashtags)}
-            for tweet_id, body, created_at, lang, country, hashtags in tweets
+            {"id": str(t["id"]), "text": t["text"], "created_at": _iso(t["created_at"]), "lang": t["lang"],
+             "country": t["country_code"], "hashtags": list(t["hashtags"])}
+            for t in tweets
         ],
     }
 

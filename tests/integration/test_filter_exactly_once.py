@@ -141,6 +141,17 @@ def test_batches_committed_together_are_each_stored_once(clean_db):
     assert tuple(totals) == (400 + 200 + 300, stored)
 
 
+def test_a_batch_twice_in_one_group_is_stored_and_counted_once(clean_db):
+    from services.filter.pipeline import commit_batches, prepare
+    run_id = new_run(clean_db, ["dogs"])
+    copies = [prepare(sample_batch(run_id, ["dogs"])) for _ in range(2)]
+    assert commit_batches(clean_db, copies) == [6, None]
+    with clean_db.connect() as conn:
+        totals = conn.execute(text("SELECT items, received, matched, stored FROM run_totals")).all()
+        assert conn.execute(text("SELECT count(*) FROM tweets")).scalar() == 6
+    assert [tuple(row) for row in totals] == [(8, 8, 6, 6)]
+
+
 def test_the_group_committer_keeps_a_bad_batch_from_failing_the_others(clean_db):
     import eventlet
     import pytest
