@@ -8,6 +8,7 @@ from nameko.extensions import DependencyProvider
 from services.events import BATCH_EVENT, BATCH_SOURCE
 from services.filter.committer import GroupCommitter
 from services.filter.pipeline import process_batch
+from services.large_buffers import ReusedLargeBuffers
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage.database import Database
 
@@ -31,6 +32,7 @@ class FilterService:
     db = Database()
     commit = GroupCommitter()
     collections = FewerCollections()
+    large_buffers = ReusedLargeBuffers()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 

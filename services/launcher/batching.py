@@ -6,51 +6,80 @@ import eventlet
 from eventlet.queue import Empty, LightQueue
 
 _END = object()
+_OPENED = object()
+CLOSED_AHEAD = 2   # full batches a fast source may have ready while the last one is being sent
+
+
+class _OpenBatch:
+    """The batch the reader is filling; the consumer takes it early when it is due."""
+
+    __slots__ = ("items", "size", "opened")
+
+    def __init__(self):
+        self.items: list[bytes] = []
+        self.size = 0
+        self.opened: float | None = None
+
+    def take(self) -> list[bytes]:
+        items = self.items
+        self.items, self.size, self.opened = [], 0, None
+        return items
 
 
 def batches(items: Iterator[bytes], max_items: int, max_bytes: int, max_wait: float,
             clock=time.monotonic) -> Iterator[list[bytes]]:
     """Yield lists of items; a batch closes when full or ``max_wait`` seconds after it opened.
 
-    The source is read in a green thread of its own, so a quiet stream still delivers
-    what it has after ``max_wait`` instead of holding it until the batch fills.
+    The source is read in a green thread of its own, which fills the open batch, so a quiet
+    stream still delivers what it has after ``max_wait`` instead of holding it until the batch
+    fills. Items change hands a batch at a time: a queue operation per item cost a quarter of
+    what the launcher spent per tweet.
     """
-    queue = LightQueue(max(max_items * 4, 64))
+    open_batch = _OpenBatch()
+    closed = LightQueue(CLOSED_AHEAD)   # bounded: a source faster than the broker waits for it
     failure: list[BaseException] = []
+    consumer_idle = [False]   # waiting with no batch open: the next item must wake it
 
     def read():
         try:
             for item in items:
-                queue.put(item)
+                if open_batch.opened is None:
+                    open_batch.opened = clock()
+                    if consumer_idle[0]:
+                        consumer_idle[0] = False
+                        closed.put(_OPENED)
+                open_batch.items.append(item)
+                open_batch.size += len(item)
+                if len(open_batch.items) >= max_items or open_batch.size >= max_bytes:
+                    closed.put(open_batch.take())
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
             failure.append(error)
         finally:
-            queue.put(_END)
+            closed.put(_END)
 
     reader = eventlet.spawn(read)
     try:
-        batch: list[bytes] = []
-        size = 0
-        opened = None
         while True:
-            timeout = None if opened is None else max(0.0, opened + max_wait - clock())
+            if open_batch.opened is None:
+                consumer_idle[0], timeout = True, None
+            else:
+                timeout = max(0.0, open_batch.opened + max_wait - clock())
             try:
-                item = queue.get(timeout=timeout)
+                batch = closed.get(timeout=timeout)
             except Empty:
-                item = None
-            if item is _END:
-                if batch:
-                    yield batch
+                # nothing closed for the whole wait (so the reader is not blocked handing one
+                # over, and order is kept): the open batch is due
+                batch = open_batch.take()
+            consumer_idle[0] = False
+            if batch is _OPENED:
+                continue
+            if batch is _END:
+                if open_batch.items:
+                    yield open_batch.take()
                 if failure:
                     raise failure[0]
                 return
-            if item is not None:
-                if opened is None:
-                    opened = clock()
-                batch.append(item)
-                size += len(item)
-            if batch and (len(batch) >= max_items or size >= max_bytes or clock() - opened >= max_wait):
+            if batch:
                 yield batch
-                batch, size, opened = [], 0, None
     finally:
         reader.kill()
