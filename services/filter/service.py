@@ -8,7 +8,6 @@ from nameko.extensions import DependencyProvider
 from services.events import BATCH_EVENT, BATCH_SOURCE
 from services.filter.committer import GroupCommitter
 from services.filter.pipeline import process_batch
-from services.large_buffers import ReusedLargeBuffers
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage.database import Database
 
@@ -32,7 +31,6 @@ class FilterService:
     db = Database()
     commit = GroupCommitter()
     collections = FewerCollections()
-    large_buffers = ReusedLargeBuffers()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 

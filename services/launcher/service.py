@@ -8,7 +8,6 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.errors import Conflict
-from services.large_buffers import ReusedLargeBuffers
 from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.schemas import LaunchRequest, validate
@@ -26,7 +25,6 @@ class LauncherService:
     source_credentials = SourceCredentials()
     db = Database(pool_size=4)
     streamer = RunStreamer()
-    large_buffers = ReusedLargeBuffers()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 
