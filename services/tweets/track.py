@@ -21,9 +21,13 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def tokens_of(tweet: Tweet) -> set[str]:
+def token_list(tweet: Tweet) -> list[str]:
     # one pass over everything: words never span the spaces joining the parts
-    return set(words_of(" ".join((tweet.text, *tweet.hashtags, *tweet.mentions, *tweet.urls))))
+    return words_of(" ".join((tweet.text, *tweet.hashtags, *tweet.mentions, *tweet.urls)))
+
+
+def tokens_of(tweet: Tweet) -> set[str]:
+    return set(token_list(tweet))
 
 
 class TrackMatcher:
@@ -44,10 +48,16 @@ class TrackMatcher:
         self._keys = frozenset(self._by_key)
 
     def matches(self, tweet: Tweet) -> bool:
-        tokens = tokens_of(tweet)
-        # the set intersection runs in C; most tweets share no key word with the phrases
-        for key in self._keys.intersection(tokens):
+        words = token_list(tweet)
+        # the intersection runs in C; most tweets share no key word with the phrases, and a
+        # one-word phrase matches on its key alone, so the tweet's own set is rarely built
+        tokens = None
+        for key in self._keys.intersection(words):
             for required in self._by_key[key]:
+                if len(required) == 1:
+                    return True
+                if tokens is None:
+                    tokens = set(words)
                 if required <= tokens:
                     return True
         return False
