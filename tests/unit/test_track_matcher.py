@@ -1,10 +1,12 @@
 """The matcher against the classic `track` semantics (DESIGN.md)."""
+import random
+import re
 from datetime import datetime, timezone
 
 import pytest
 
 from services.tweets.parse import Tweet
-from services.tweets.track import TrackMatcher, phrase_problem
+from services.tweets.track import TrackMatcher, phrase_problem, words_of
 
 
 def tweet(text="", hashtags=(), mentions=(), urls=()):
@@ -65,3 +67,15 @@ def test_many_phrases_sharing_words():
 def test_phrase_problems(phrase, problem):
     found = phrase_problem(phrase)
     assert (found is None) if problem is None else (problem in found)
+
+
+def test_ascii_text_splits_into_the_same_words_as_the_regex():
+    def regex_words(text):   # the reference reading
+        return re.findall(r"\w+", text.casefold())
+    rng = random.Random(5)
+    texts = ["Bieber!", "#Bieber @bieber_fan", "RT @X: 2024's BEST\tof\nall-time... https://t.co/AbC1?q=x_y",
+             "", "   ", "___", "a" * 300, "".join(chr(c) for c in range(128))]
+    texts += ["".join(chr(rng.randrange(128)) for _ in range(rng.randrange(60))) for _ in range(2000)]
+    for text in texts:
+        assert words_of(text) == regex_words(text), text
+    assert words_of("Straße ÉCOLE") == ["strasse", "école"]   # not ASCII: the regex reads it
