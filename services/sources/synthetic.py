@@ -131,6 +131,11 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=64)   # a stream formats the same moment for 256 tweets in a row
+def _iso_bytes(moment: datetime) -> bytes:
+    return _iso(moment).encode()
+
+
 class SyntheticSource(TweetSource):
     """Tweets drawn from the seed: ``tweet`` builds one from a random state, ``item`` is the
     stream message at a position.
@@ -166,7 +171,8 @@ class SyntheticSource(TweetSource):
                        for i, (code, country, full) in enumerate(PLACES)]
         self.pick_place = _Pick(range(len(PLACES)), _zipf_cumulative(len(PLACES), 0.7))
         # what item() draws per position, pre-rendered
-        self._langs = [self.pick_lang.at((slot + 0.5) / 256) for slot in range(256)]
+        self._langs = [self.pick_lang.at((slot + 0.5) / 256).encode() for slot in range(256)]
+        self._seed_draw = _mix(self.seed)
         metrics_rng = random.Random(self.seed + 1)
         self._metrics_json = [_compact(orjson.dumps({"retweet_count": int(metrics_rng.paretovariate(2)) - 1,
                                             "reply_count": int(metrics_rng.paretovariate(3)) - 1,
@@ -333,7 +339,7 @@ class SyntheticSource(TweetSource):
 
     def item(self, position: int, now: datetime | None = None) -> bytes:
         """The stream message at a position, as the filtered stream sends it."""
-        draw = _mix(_mix(self.seed) ^ position)
+        draw = _mix(self._seed_draw ^ position)
         data_rest, includes_rest, mentioned_ids = self._body(draw % BODY_POOL)
         author = self.pick_user.at(((draw >> 12) & 0xFFFFFFFFFF) / 2 ** 40)
         author_id = self._user_ids[author]
@@ -344,8 +350,8 @@ class SyntheticSource(TweetSource):
         return b'{"data":{"id":"%d","edit_history_tweet_ids":["%d"],"conversation_id":"%d","author_id":"%s",' \
                b'"created_at":"%s","lang":"%s","public_metrics":%s,%s,"includes":{"users":[%s,' \
                b'"matching_rules":%s}' % (
-                   tweet_id, tweet_id, tweet_id, author_id, _iso(now or datetime.now(timezone.utc)).encode(),
-                   self._langs[(draw >> 52) & 0xFF].encode(), self._metrics_json[(draw >> 3) & 0x1FF],
+                   tweet_id, tweet_id, tweet_id, author_id, _iso_bytes(now or datetime.now(timezone.utc)),
+                   self._langs[(draw >> 52) & 0xFF], self._metrics_json[(draw >> 3) & 0x1FF],
                    data_rest, users, self._matching_rules)
 
     def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
