@@ -409,7 +409,7 @@ VIEW_SQL = {
     "/api/v1/tags": ["SELECT tag, country, lang, count FROM tag_counts ORDER BY count DESC, tag, country, lang"
                      " LIMIT 1000"],
     "/api/v1/hashtags/top": [
-        "SELECT tag, sum(count) AS c FROM minute_tag_totals WHERE minute BETWEEN now() - interval '59 minutes'"
+        "SELECT tag, sum(count::integer) AS c FROM minute_tag_totals WHERE minute BETWEEN now() - interval '59 minutes'"
         " AND now() GROUP BY tag ORDER BY c DESC, tag LIMIT 10"],
     "/api/v1/aggregates": [
         "SELECT m.minute, coalesce(c.count, 0) FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz,"
