@@ -48,7 +48,8 @@ class Place:
 
 
 class Users(Mapping):
-    """The users of a batch by id, each read from its raw object only when asked for.
+    """The users of a batch by id. A raw object (from the general reader) is read into a User
+    only when asked for; the typed stream-message reader adds Users already read.
 
     Most users a stream message brings (people mentioned or retweeted, authors of tweets
     that do not match) are never stored; reading them all was a fifth of the filter's time.

@@ -109,6 +109,6 @@ def test_a_user_seen_twice_keeps_its_latest_sighting_whichever_reader_read_it():
     assert fast[1][int(author["id"])].username == "renamed_again"
 
 
-def test_lines_that_are_not_json_are_bad_both_ways():
+def test_lines_that_are_not_json_objects_are_counted_bad():
     batch = parse_documents([b"{not json", b'"\\ud800"', b"\xff\xfe", b"[1, 2]", b"42"])
     assert batch.bad == 5 and not batch.tweets
