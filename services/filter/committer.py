@@ -22,7 +22,8 @@ MAX_GROUP_TWEETS = 10_000   # matched tweets in one transaction
 class GroupCommitter(DependencyProvider):
 
     def setup(self):
-        self.engine = make_engine(db_uri(self.container.config), pool_size=2)
+        # every use is retried (retry_transient), which replaces a dead connection: no ping round trip
+        self.engine = make_engine(db_uri(self.container.config), pool_size=2, pre_ping=False)
         self.pending: LightQueue = LightQueue()
 
     def start(self):

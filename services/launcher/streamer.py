@@ -47,6 +47,9 @@ class RunStreamer(DependencyProvider):
         self.batch_max_bytes = int(config.get("BATCH_MAX_BYTES", 4_000_000))
         self.batch_max_wait = float(config.get("BATCH_MAX_WAIT", 1.0))
         self.engine = make_engine(db_uri(config), pool_size=2)
+        # the write-ahead of each batch is one statement: one round trip in autocommit, where the
+        # pool's ping, BEGIN, the statement and COMMIT took four
+        self.announcing = make_engine(db_uri(config), pool_size=1, pre_ping=False, autocommit=True)
         self.dispatch = event_dispatcher(config)
         declare_batch_queue(config)
         self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
@@ -63,11 +66,13 @@ class RunStreamer(DependencyProvider):
         self.threads.clear()
         ACTIVE_RUN.set(0)
         self.engine.dispose()
+        self.announcing.dispose()
 
     def kill(self):
         for thread in self.threads.values():
             thread.kill()
         self.engine.dispose()
+        self.announcing.dispose()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -125,7 +130,7 @@ class RunStreamer(DependencyProvider):
         run_id, end = run["id"], start + len(items)
         if announce:
             def write_ahead():
-                with self.engine.begin() as conn:
+                with self.announcing.connect() as conn:
                     return runs.announce_batch(conn, run_id, self.owner, start, end)
             if not retry_transient(write_ahead):
                 return False

@@ -292,6 +292,9 @@ def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: 
         "match_ratio": round(int(matched) / max(1, int(received)), 4),
         "verified": int(received) == count and in_table == int(matched) == int(stored) and int(bad) == 0,
         "cores_used": cores,
+        # where the time goes, whatever the overlap of the parts (it still moves with the machine's speed)
+        "cpu_us_per_tweet": {part: round(share * polled_seconds / max(1, int(received)) * 1e6, 1)
+                             for part, share in cores.items()},
     }
     say(f"{label}: {result['received']:,} received, {result['matched']:,} matched, {in_table:,} in the "
         f"tweets table, {result['tweets_per_s']:,.0f} tweets/s; verified: {result['verified']}")
@@ -547,6 +550,9 @@ def table(report: dict) -> str:
                      f"{figures['requests']} req, {figures['failures']} failed"))
     rows.append(("cores used during ingest", "", ", ".join(
         f"{part} {cores}" for part, cores in sorted(report["ingest"]["cores_used"].items(), key=lambda kv: -kv[1]))))
+    cpu = report["ingest"].get("cpu_us_per_tweet", {})
+    rows.append(("CPU per tweet during ingest", f"{sum(cpu.values()):.0f} us", ", ".join(
+        f"{part} {us}" for part, us in sorted(cpu.items(), key=lambda kv: -kv[1])) + " (process CPU, us)"))
     rows.append(("machine speed", f"{report['machine']['python_loop_10m_s']} s", "10M-step CPython loop"))
     rows.append(("/statistics at 32 conn", f"{report['statistics_rps']:,.0f} req/s", report["load_generator"]))
     rows.append(("bare nameko @http at 32 conn", f"{report['bare_http_rps']:,.0f} req/s", report["load_generator"]))

@@ -10,6 +10,7 @@ import functools
 import itertools
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
@@ -136,6 +137,73 @@ def _iso_bytes(moment: datetime) -> bytes:
     return _iso(moment).encode()
 
 
+def _make_user(seed: int, rng: random.Random, index: int) -> dict:
+    name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}{index}"
+    # Pareto tail: most accounts have a few hundred followers, a handful millions
+    followers = int(min(rng.paretovariate(1.16) * 40, 150_000_000))
+    bio_tag = rng.choice(EXTRA_TAGS)
+    description = " ".join(rng.choice(WORDS) for _ in range(12)) + f" #{bio_tag}"
+    return {
+        "id": str(10_000_000 + seed * 1_000_000_000 + index), "username": name[:15] + str(index)[-3:],
+        "name": name.replace("_", " ").title(),
+        "public_metrics": {"followers_count": followers, "following_count": int(rng.paretovariate(1.5) * 50),
+                           "tweet_count": int(rng.paretovariate(1.2) * 300), "listed_count": followers // 900},
+        "created_at": "2015-06-01T12:00:00.000Z", "verified": followers > 1_000_000, "protected": False,
+        "description": description,
+        "entities": {"description": {"hashtags": [{"start": len(description) - len(bio_tag) - 1,
+                                                   "end": len(description), "tag": bio_tag}]}},
+        "location": rng.choice(PLACES)[2], "url": "",
+        "profile_image_url": f"https://pbs.twimg.com/profile_images/{index}/avatar_normal.jpg",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _SeedTables:
+    """What a seed determines before any tweet: the weighted picks, the users, the places, and the
+    per-position fields item() draws, pre-rendered."""
+    pick_tag: _Pick
+    pick_word: _Pick
+    pick_lang: _Pick
+    user_json: list[bytes]
+    user_ids: list[bytes]
+    pick_user: _Pick
+    places: list[dict]
+    pick_place: _Pick
+    langs: list[bytes]
+    metrics_json: list[bytes]
+
+
+# A launch builds its source twice (to check the options, then to stream), with the same seed:
+# the second build, 0.3 s of the launcher's time, was inside the run.
+@functools.lru_cache(maxsize=2)
+def _seed_tables(seed: int, users: int) -> _SeedTables:
+    rng = random.Random(seed)
+    tags = list(POPULATE_TAGS) + list(EXTRA_TAGS)
+    rng.shuffle(tags)  # the populate tags land at various Zipf ranks
+    pick_lang = _Pick([l for l, _ in LANGS], list(itertools.accumulate(w for _, w in LANGS)))
+    # kept rendered: 20,000 user dicts took over 100 MB of the launcher
+    user_json = [_compact(orjson.dumps(_make_user(seed, rng, i))) for i in range(users)]
+    metrics_rng = random.Random(seed + 1)
+    return _SeedTables(
+        pick_tag=_Pick(tags, _zipf_cumulative(len(tags))),
+        pick_word=_Pick(WORDS, _zipf_cumulative(len(WORDS), 0.9)),
+        pick_lang=pick_lang,
+        user_json=user_json,
+        user_ids=[orjson.loads(user)["id"].encode() for user in user_json],
+        pick_user=_Pick(range(users), _zipf_cumulative(users, 0.8)),
+        places=[{"id": f"{0x5a1e000 + i:016x}", "full_name": full, "country": country,
+                 "country_code": code, "name": full.split(",")[0], "place_type": "city"}
+                for i, (code, country, full) in enumerate(PLACES)],
+        pick_place=_Pick(range(len(PLACES)), _zipf_cumulative(len(PLACES), 0.7)),
+        langs=[pick_lang.at((slot + 0.5) / 256).encode() for slot in range(256)],
+        metrics_json=[_compact(orjson.dumps({"retweet_count": int(metrics_rng.paretovariate(2)) - 1,
+                                             "reply_count": int(metrics_rng.paretovariate(3)) - 1,
+                                             "like_count": int(metrics_rng.paretovariate(1.5)) - 1,
+                                             "quote_count": int(metrics_rng.paretovariate(4)) - 1}))
+                      for _ in range(512)],
+    )
+
+
 class SyntheticSource(TweetSource):
     """Tweets drawn from the seed: ``tweet`` builds one from a random state, ``item`` is the
     stream message at a position.
@@ -156,29 +224,12 @@ class SyntheticSource(TweetSource):
         self.limit = limit
         self.run_id = run_id
         self._clock, self._sleep = clock, sleep
-        rng = random.Random(self.seed)
-        tags = list(POPULATE_TAGS) + list(EXTRA_TAGS)
-        rng.shuffle(tags)  # the populate tags land at various Zipf ranks
-        self.pick_tag = _Pick(tags, _zipf_cumulative(len(tags)))
-        self.pick_word = _Pick(WORDS, _zipf_cumulative(len(WORDS), 0.9))
-        self.pick_lang = _Pick([l for l, _ in LANGS], list(itertools.accumulate(w for _, w in LANGS)))
-        # kept rendered: 20,000 user dicts took over 100 MB of the launcher
-        self._user_json = [_compact(orjson.dumps(self._make_user(rng, i))) for i in range(users)]
-        self._user_ids = [orjson.loads(user)["id"].encode() for user in self._user_json]
-        self.pick_user = _Pick(range(users), _zipf_cumulative(users, 0.8))
-        self.places = [{"id": f"{0x5a1e000 + i:016x}", "full_name": full, "country": country,
-                        "country_code": code, "name": full.split(",")[0], "place_type": "city"}
-                       for i, (code, country, full) in enumerate(PLACES)]
-        self.pick_place = _Pick(range(len(PLACES)), _zipf_cumulative(len(PLACES), 0.7))
-        # what item() draws per position, pre-rendered
-        self._langs = [self.pick_lang.at((slot + 0.5) / 256).encode() for slot in range(256)]
+        tables = _seed_tables(self.seed, users)
+        self.pick_tag, self.pick_word, self.pick_lang = tables.pick_tag, tables.pick_word, tables.pick_lang
+        self._user_json, self._user_ids, self.pick_user = tables.user_json, tables.user_ids, tables.pick_user
+        self.places, self.pick_place = tables.places, tables.pick_place
+        self._langs, self._metrics_json = tables.langs, tables.metrics_json
         self._seed_draw = _mix(self.seed)
-        metrics_rng = random.Random(self.seed + 1)
-        self._metrics_json = [_compact(orjson.dumps({"retweet_count": int(metrics_rng.paretovariate(2)) - 1,
-                                            "reply_count": int(metrics_rng.paretovariate(3)) - 1,
-                                            "like_count": int(metrics_rng.paretovariate(1.5)) - 1,
-                                            "quote_count": int(metrics_rng.paretovariate(4)) - 1}))
-                              for _ in range(512)]
         self._bodies: dict[int, tuple] = {}
         self._matching_rules = orjson.dumps([{"id": str(1_700_000_000_000_000_000 + (self.run_id or 0)),
                                               "tag": f"tweetstream-run-{self.run_id or 0}"}])
@@ -194,25 +245,6 @@ class SyntheticSource(TweetSource):
 
     def user(self, index: int) -> dict:
         return orjson.loads(self._user_json[index])
-
-    def _make_user(self, rng: random.Random, index: int) -> dict:
-        name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}{index}"
-        # Pareto tail: most accounts have a few hundred followers, a handful millions
-        followers = int(min(rng.paretovariate(1.16) * 40, 150_000_000))
-        bio_tag = rng.choice(EXTRA_TAGS)
-        description = " ".join(rng.choice(WORDS) for _ in range(12)) + f" #{bio_tag}"
-        return {
-            "id": str(10_000_000 + self.seed * 1_000_000_000 + index), "username": name[:15] + str(index)[-3:],
-            "name": name.replace("_", " ").title(),
-            "public_metrics": {"followers_count": followers, "following_count": int(rng.paretovariate(1.5) * 50),
-                               "tweet_count": int(rng.paretovariate(1.2) * 300), "listed_count": followers // 900},
-            "created_at": "2015-06-01T12:00:00.000Z", "verified": followers > 1_000_000, "protected": False,
-            "description": description,
-            "entities": {"description": {"hashtags": [{"start": len(description) - len(bio_tag) - 1,
-                                                       "end": len(description), "tag": bio_tag}]}},
-            "location": rng.choice(PLACES)[2], "url": "",
-            "profile_image_url": f"https://pbs.twimg.com/profile_images/{index}/avatar_normal.jpg",
-        }
 
     def _compose(self, rng: random.Random, forced_tag: str | None) -> tuple[str, dict, list]:
         """A text with its entities (mentions, hashtags, URL, annotations) and the users it mentions."""

@@ -33,16 +33,21 @@ def db_uri(config: dict | None = None) -> str:
     return (config or {}).get("DB_URI") or os.environ.get("DB_URI") or DEFAULT_DB_URI
 
 
-def make_engine(uri: str, pool_size: int = 10) -> Engine:
+def make_engine(uri: str, pool_size: int = 10, *, pre_ping: bool = True, autocommit: bool = False) -> Engine:
+    """``pre_ping=False`` for a caller that retries every use through ``retry_transient``: the
+    failed use marks the pool's connections stale and the retry gets a fresh one.
+    ``autocommit`` for single statements: no transaction to begin and commit around them."""
     make_green()
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_engine(
         uri,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,   # a restarted PostgreSQL leaves dead connections in the pool
+        pool_pre_ping=pre_ping,   # a restarted PostgreSQL leaves dead connections in the pool
         pool_recycle=1800,
         # rollups bucket by UTC hour and minute; date_trunc follows the session time zone
         connect_args={"options": "-c timezone=UTC"},
+        **options,
     )
 
 

@@ -48,8 +48,8 @@ class Place:
 
 
 class Users(Mapping):
-    """The users of a batch by id. A raw object (from the general reader) is read into a User
-    only when asked for; the typed stream-message reader adds Users already read.
+    """The users of a batch by id. What a reader found (a raw object from the general reader, a
+    typed record from the stream-message reader) is made into a User only when asked for.
 
     Most users a stream message brings (people mentioned or retweeted, authors of tweets
     that do not match) are never stored; reading them all was a fifth of the filter's time.
@@ -59,8 +59,8 @@ class Users(Mapping):
     __slots__ = ("_entries",)
 
     def __init__(self):
-        # by id: the raw object (not read yet), the User read from it, or None (unreadable)
-        self._entries: dict[int, dict | User | None] = {}
+        # by id: what was found (not read yet), the User read from it, or None (unreadable)
+        self._entries: dict[int, "dict | _StreamUser | User | None"] = {}
 
     def add_raw(self, obj) -> None:
         try:
@@ -69,8 +69,8 @@ class Users(Mapping):
             return
         self._entries[user_id] = obj
 
-    def add_user(self, user: User) -> None:
-        self._entries[user.id] = user
+    def add_found(self, user_id: int, found: "_StreamUser") -> None:
+        self._entries[user_id] = found
 
     def __getitem__(self, user_id: int) -> User:
         entry = self._entries[user_id]
@@ -78,7 +78,7 @@ class Users(Mapping):
             return entry
         if entry is not None:
             try:
-                entry = _user(entry)
+                entry = entry.to_user() if type(entry) is _StreamUser else _user(entry)
             except (KeyError, TypeError, ValueError, AttributeError):
                 entry = None
             self._entries[user_id] = entry
@@ -237,6 +237,10 @@ class _StreamUser(msgspec.Struct):
     name: str | None = None
     public_metrics: _Metrics | None = None
 
+    def to_user(self) -> User:
+        return User(id=int(self.id), username=self.username, name=self.name or "",
+                    followers=(self.public_metrics and self.public_metrics.followers_count) or 0)
+
 
 class _StreamPlace(msgspec.Struct):
     id: str
@@ -257,9 +261,9 @@ class _StreamMessage(msgspec.Struct):
 _read_stream_message = msgspec.json.Decoder(_StreamMessage).decode
 
 
-def _stream_records(line: bytes | str) -> tuple[Tweet, list[User], list[Place]]:
-    """A stream message's tweet, users and places, as ``add_document`` would make them;
-    raises for anything else (then the general reader decides)."""
+def _stream_records(line: bytes | str) -> tuple[Tweet, list[tuple[int, "_StreamUser"]], list[Place]]:
+    """A stream message's tweet, its users by id (read into Users when needed) and its places,
+    as ``add_document`` would make them; raises for anything else (then the general reader decides)."""
     message = _read_stream_message(line)
     data = message.data
     entities = data.entities
@@ -277,9 +281,8 @@ def _stream_records(line: bytes | str) -> tuple[Tweet, list[User], list[Place]]:
     users, places = [], []
     includes = message.includes
     if includes is not None:
-        users = [User(id=int(u.id), username=u.username, name=u.name or "",
-                      followers=(u.public_metrics and u.public_metrics.followers_count) or 0)
-                 for u in includes.users or ()]
+        # made into Users only for the authors that are stored (see Users)
+        users = [(int(u.id), u) for u in includes.users or ()]
         places = [Place(p.id, p.country_code, p.full_name) for p in includes.places or ()]
     return tweet, users, places
 
@@ -298,8 +301,8 @@ def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | Non
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError):
             pass   # not a stream message as the API sends it: read it whole
         else:
-            for user in users:
-                batch.users.add_user(user)
+            for user_id, found in users:
+                batch.users.add_found(user_id, found)
             for place in places:
                 batch.places[place.id] = place
             batch.tweets.append(tweet)

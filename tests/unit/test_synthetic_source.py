@@ -3,7 +3,7 @@ from collections import Counter
 
 import orjson
 
-from services.sources.synthetic import POPULATE_TAGS, SyntheticSource
+from services.sources.synthetic import POPULATE_TAGS, SyntheticSource, _seed_tables
 from services.tweets.parse import parse_documents
 
 
@@ -14,6 +14,26 @@ def test_item_n_of_a_seed_is_always_the_same_tweet():
         doc["data"].pop("created_at")
     assert first == second
     assert orjson.loads(SyntheticSource(seed=5).item(123))["data"]["text"] != first["data"]["text"]
+
+
+def test_a_seed_is_prepared_once_and_never_lent_to_another_seed():
+    # a launch builds its source twice with one seed: the second build must cost nothing
+    _seed_tables.cache_clear()
+    first = SyntheticSource(seed=11, rate=0)
+    again = SyntheticSource(seed=11, rate=0, run_id=3)
+    assert _seed_tables.cache_info().misses == 1 and _seed_tables.cache_info().hits == 1
+    assert again._user_json is first._user_json
+    other = SyntheticSource(seed=12, rate=0)
+    assert other._user_json != first._user_json
+    # what a seed streams does not depend on what was prepared before it
+    _seed_tables.cache_clear()
+    alone = orjson.loads(SyntheticSource(seed=12, rate=0).item(77))
+    shared = orjson.loads(other.item(77))
+    # the moments come from the clock when each source was built, so they may differ by a second
+    for doc in (alone, shared):
+        for tweet in [doc["data"], *doc.get("includes", {}).get("tweets", [])]:
+            tweet.pop("created_at")
+    assert alone == shared
 
 
 def test_stream_resumes_from_a_position():
