@@ -103,8 +103,8 @@ def commit_alone(engine):
 def record_failure(engine, batch: dict, error: BaseException) -> None:
     """Keep a batch that cannot be stored, so that it is never silently lost."""
     # raw lines (bytes) are kept as text, as the launcher read them
-    kept = dict(batch, items=[item.decode("utf-8", "replace") if isinstance(item, bytes) else item
-                              for item in batch["items"]])
+    kept = dict(batch, items=[bytes(item).decode("utf-8", "replace") if isinstance(item, (bytes, memoryview))
+                              else item for item in batch["items"]])
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO failed_batches (run_id, start_pos, error, payload) VALUES (%s, %s, %s, %s)"

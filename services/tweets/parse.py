@@ -261,7 +261,7 @@ class _StreamMessage(msgspec.Struct):
 _read_stream_message = msgspec.json.Decoder(_StreamMessage).decode
 
 
-def _stream_records(line: bytes | str) -> tuple[Tweet, list[tuple[int, "_StreamUser"]], list[Place]]:
+def _stream_records(line: bytes | memoryview | str) -> tuple[Tweet, list[tuple[int, "_StreamUser"]], list[Place]]:
     """A stream message's tweet, its users by id (read into Users when needed) and its places,
     as ``add_document`` would make them; raises for anything else (then the general reader decides)."""
     message = _read_stream_message(line)
@@ -287,15 +287,13 @@ def _stream_records(line: bytes | str) -> tuple[Tweet, list[tuple[int, "_StreamU
     return tweet, users, places
 
 
-def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | None = None) -> ParsedBatch:
-    """Read raw lines, or documents already decoded."""
+def parse_documents(lines: Iterable[bytes | memoryview | str | dict], into: ParsedBatch | None = None) -> ParsedBatch:
+    """Read raw lines (bytes, views of bytes, or text), or documents already decoded."""
     batch = into if into is not None else ParsedBatch()
     for line in lines:
         if isinstance(line, dict):
             add_document(line, batch)
             continue
-        if not line or line.isspace():
-            continue  # keep-alive newline
         try:
             tweet, users, places = _stream_records(line)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError):
@@ -307,6 +305,10 @@ def parse_documents(lines: Iterable[bytes | str | dict], into: ParsedBatch | Non
                 batch.places[place.id] = place
             batch.tweets.append(tweet)
             continue
+        if isinstance(line, memoryview):   # a line of a batch message (services.wire)
+            line = line.tobytes()
+        if not line or line.isspace():
+            continue  # keep-alive newline
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
