@@ -37,13 +37,20 @@ import orjson
 import psycopg2
 import requests
 from kombu import Connection, Exchange, Queue
+from sqlalchemy import event
 
 from services import wire
 from services.filter.pipeline import prepare
 from services.ops.bulk_load import load as bulk_load
 from services.ops.infra import create_database, migrate
 from services.ops.processes import ServiceProcesses, free_port
+from services.query import analytics, views
+from services.query.analytics_requests import TopHashtagsRequest, UserTweetsRequest, validate_query
+from services.query.requests import TagsQuery
+from services.schemas import validate
 from services.sources.synthetic import WORDS, SyntheticSource
+from services.storage import runs
+from services.storage.database import make_engine
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
 
@@ -397,32 +404,23 @@ def limit_copy(db_uri: str, items: list[bytes]) -> dict:
 
 # -- 4: views ----------------------------------------------------------------------------------------
 
-# The SQL each view runs (as services/query had it when this was written), for EXPLAIN ANALYZE of a
-# view that misses its budget. Parameters are filled in by ``explain_slow_views``.
-VIEW_SQL = {
-    "/statistics": [
-        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_totals),"
-        " (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0) FROM runs)"],
-    "/statistics/runs": [
-        "SELECT r.id, b.* FROM runs r LEFT JOIN run_totals b ON b.run_id = r.id ORDER BY r.id"],
-    "/api/v1/users": ["SELECT username, followers FROM users ORDER BY followers DESC, username LIMIT 5"],
-    "/api/v1/hour": ["SELECT hour, count FROM hour_counts ORDER BY hour"],
-    "/api/v1/hour?by=hour_of_day": [
-        "SELECT extract(hour FROM hour AT TIME ZONE 'UTC')::int AS h, sum(count) FROM hour_counts GROUP BY h"],
-    "/api/v1/tags": ["SELECT tag, country, lang, count FROM tag_counts ORDER BY count DESC, tag, country, lang"
-                     " LIMIT 1000"],
-    "/api/v1/hashtags/top": [
-        "SELECT tag, sum(count::integer) AS c FROM minute_tag_totals WHERE minute BETWEEN now() - interval '59 minutes'"
-        " AND now() GROUP BY tag ORDER BY c DESC, tag LIMIT 10"],
-    "/api/v1/aggregates": [
-        "SELECT m.minute, coalesce(c.count, 0) FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz,"
-        " interval '1 minute') AS m(minute) LEFT JOIN (SELECT minute, sum(count) AS count FROM minute_counts"
-        " WHERE minute BETWEEN %(first)s AND %(last)s GROUP BY minute) c ON c.minute = m.minute ORDER BY m.minute"],
-    "/api/v1/users/<username>/tweets": [
-        "SELECT id FROM users WHERE lower(username) = lower(%(username)s) ORDER BY seen_at DESC LIMIT 1",
-        "SELECT id, text, created_at, lang, country_code, hashtags FROM tweets WHERE author_id = %(author)s"
-        " ORDER BY created_at DESC, id DESC LIMIT 200"],
-}
+def view_calls(parameters: dict) -> dict:
+    """What each measured view runs, called as its service calls it: the EXPLAIN of a slow view is
+    of the statements the view really sends, and its SQL stays in one place."""
+    now = datetime.now(timezone.utc)
+    top = validate_query(TopHashtagsRequest, {})
+    wanted = validate_query(UserTweetsRequest, {"username": parameters["username"]})
+    return {
+        "/statistics": runs.overall_figures,
+        "/statistics/runs": runs.all_run_figures,
+        "/api/v1/users": views.top_users,
+        "/api/v1/hour": views.tweets_per_hour,
+        "/api/v1/hour?by=hour_of_day": views.tweets_per_hour_of_day,
+        "/api/v1/tags": lambda conn: views.tag_counts(conn, validate(TagsQuery, {}).limit),
+        "/api/v1/hashtags/top": lambda conn: analytics.top_hashtags(conn, *top.minute_range(now), top.limit),
+        "/api/v1/aggregates": lambda conn: analytics.minute_aggregates(conn, parameters["first"], parameters["last"]),
+        "/api/v1/users/<username>/tweets": lambda conn: analytics.user_tweets(conn, wanted.username, wanted.limit),
+    }
 
 
 def busiest_author(db_uri: str) -> tuple[int, str, int]:
@@ -481,18 +479,33 @@ def measure_views(base_url: str, urls: dict, count: int) -> dict:
     return results
 
 
-def explain_slow_views(db_uri: str, views: dict, parameters: dict, budget_ms: float = 20) -> dict:
-    plans = {}
-    with psycopg2.connect(db_uri) as connection, connection.cursor() as cursor:
-        for view, figures in views.items():
-            if figures["p95_ms"] <= budget_ms:
-                continue
-            texts = []
-            for statement in VIEW_SQL.get(view, []):
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                texts.append(statement + "\n" + "\n".join(row[0] for row in cursor.fetchall()))
-            plans[view] = "\n\n".join(texts)
-            connection.rollback()
+def explain_slow_views(db_uri: str, measured: dict, parameters: dict, budget_ms: float = 20) -> dict:
+    """EXPLAIN ANALYZE of the statements of every view whose p95 was over the budget."""
+    calls, plans = view_calls(parameters), {}
+    engine = make_engine(db_uri, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            for view, figures in measured.items():
+                if figures["p95_ms"] <= budget_ms or view not in calls:
+                    continue
+                sent: list[tuple[str, dict]] = []
+
+                def record(_conn, _cursor, statement, statement_parameters, _context, _many):
+                    sent.append((statement, statement_parameters))
+
+                event.listen(conn, "before_cursor_execute", record)
+                try:
+                    calls[view](conn)
+                finally:
+                    event.remove(conn, "before_cursor_execute", record)
+                texts = []
+                for statement, statement_parameters in sent:
+                    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, statement_parameters)
+                    texts.append(f"{statement}\nparameters: {statement_parameters}\n" + "\n".join(row[0] for row in plan))
+                plans[view] = "\n\n".join(texts)
+                conn.rollback()
+    finally:
+        engine.dispose()
     return plans
 
 
