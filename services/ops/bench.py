@@ -501,7 +501,8 @@ def explain_slow_views(db_uri: str, measured: dict, parameters: dict, budget_ms:
                 texts = []
                 for statement, statement_parameters in sent:
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, statement_parameters)
-                    texts.append(f"{statement}\nparameters: {statement_parameters}\n" + "\n".join(row[0] for row in plan))
+                    lines = [statement, f"parameters: {statement_parameters}", *(row[0] for row in plan)]
+                    texts.append("\n".join(lines))
                 plans[view] = "\n\n".join(texts)
                 conn.rollback()
     finally:
