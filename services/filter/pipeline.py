@@ -102,7 +102,7 @@ def commit_alone(engine):
 
 def record_failure(engine, batch: dict, error: BaseException) -> None:
     """Keep a batch that cannot be stored, so that it is never silently lost."""
-    # raw lines (bytes) are kept as text, as the launcher read them
+    # raw lines (bytes, or views of the broker message) are kept as text, as the launcher read them
     kept = dict(batch, items=[bytes(item).decode("utf-8", "replace") if isinstance(item, (bytes, memoryview))
                               else item for item in batch["items"]])
     with engine.begin() as conn:

@@ -2,6 +2,8 @@
 import orjson
 
 from services import wire
+from services.sources.synthetic import SyntheticSource
+from services.tweets.parse import parse_documents
 
 
 def batch(items):
@@ -32,8 +34,6 @@ def test_other_messages_are_plain_orjson():
 
 def test_a_batch_read_from_the_broker_parses_as_its_lines_would():
     # the lines arrive as views into the message body; blank ones and bad ones count as before
-    from services.sources.synthetic import SyntheticSource
-    from services.tweets.parse import parse_documents
     source = SyntheticSource(seed=4, rate=0)
     lines = [source.item(0), b"", b"\r", b"{not json", b'{"errors": [{"title": "x"}]}', source.item(1)]
     received = wire.loads(wire.dumps(batch(wire.RawLines(lines))))["items"]
