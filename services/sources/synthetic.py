@@ -375,16 +375,23 @@ class SyntheticSource(TweetSource):
         data_rest, includes_rest, mentioned_ids = self._body(draw % BODY_POOL)
         author = self.pick_user.at(((draw >> 12) & 0xFFFFFFFFFF) / 2 ** 40)
         author_id = self._user_ids[author]
-        tweet_id = TWEET_ID_BASE + self.seed * 10_000_000_000 + position
-        users = (b"" if author_id in mentioned_ids else self._user_json[author]) + includes_rest
-        if users.startswith(b","):
-            users = users[1:]
-        return b'{"data":{"id":"%d","edit_history_tweet_ids":["%d"],"conversation_id":"%d","author_id":"%s",' \
-               b'"created_at":"%s","lang":"%s","public_metrics":%s,%s,"includes":{"users":[%s,' \
-               b'"matching_rules":%s}' % (
-                   tweet_id, tweet_id, tweet_id, author_id, _iso_bytes(now or datetime.now(timezone.utc)),
-                   self._langs[(draw >> 52) & 0xFF], self._metrics_json[(draw >> 3) & 0x1FF],
-                   data_rest, users, self._matching_rules)
+        tweet_id = b"%d" % (TWEET_ID_BASE + self.seed * 10_000_000_000 + position)
+        if author_id in mentioned_ids:
+            author_json = b""
+            if includes_rest.startswith(b","):
+                includes_rest = includes_rest[1:]
+        else:
+            author_json = self._user_json[author]
+        # one join of the parts: a %-format of the whole message (and the users joined before it)
+        # took a fifth longer (6.5 against 5.3 us an item, the same bytes)
+        return b"".join((
+            b'{"data":{"id":"', tweet_id, b'","edit_history_tweet_ids":["', tweet_id,
+            b'"],"conversation_id":"', tweet_id, b'","author_id":"', author_id,
+            b'","created_at":"', _iso_bytes(now or datetime.now(timezone.utc)),
+            b'","lang":"', self._langs[(draw >> 52) & 0xFF],
+            b'","public_metrics":', self._metrics_json[(draw >> 3) & 0x1FF], b",", data_rest,
+            b',"includes":{"users":[', author_json, includes_rest,
+            b',"matching_rules":', self._matching_rules, b"}"))
 
     def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
         positions = itertools.count(start) if self.limit is None else range(start, self.limit)
