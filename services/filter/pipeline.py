@@ -47,12 +47,14 @@ def prepare(batch: dict, pause=None) -> PreparedBatch:
     parsing 500 tweets in one go would keep the group committer's round trips waiting."""
     parsed = ParsedBatch()
     items = batch["items"]
+    # matched while read: a tweet that does not match is counted, and neither it nor its
+    # users and places are made into records (half the tweets, a tenth of the filter's work)
+    wanted = matcher_for(tuple(batch["track"])).matches_parts
     for at in range(0, len(items), PARSE_SLICE):
-        parse_documents(items[at:at + PARSE_SLICE], into=parsed)
+        parse_documents(items[at:at + PARSE_SLICE], into=parsed, wanted=wanted)
         if pause is not None:
             pause()
-    matcher = matcher_for(tuple(batch["track"]))
-    matched = [t for t in parsed.tweets if matcher.matches(t)]
+    matched = parsed.tweets
     authors: dict[int, User] = {}
     for tweet in matched:
         if tweet.author_id not in authors and tweet.author_id in parsed.users:

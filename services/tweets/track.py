@@ -27,9 +27,13 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def token_list(tweet: Tweet) -> list[str]:
+def token_list_of(text: str, hashtags: tuple[str, ...], mentions: tuple[str, ...], urls: tuple[str, ...]) -> list[str]:
     # one pass over everything: words never span the spaces joining the parts
-    return words_of(" ".join((tweet.text, *tweet.hashtags, *tweet.mentions, *tweet.urls)))
+    return words_of(" ".join((text, *hashtags, *mentions, *urls)))
+
+
+def token_list(tweet: Tweet) -> list[str]:
+    return token_list_of(tweet.text, tweet.hashtags, tweet.mentions, tweet.urls)
 
 
 def tokens_of(tweet: Tweet) -> set[str]:
@@ -54,7 +58,12 @@ class TrackMatcher:
         self._keys = frozenset(self._by_key)
 
     def matches(self, tweet: Tweet) -> bool:
-        words = token_list(tweet)
+        return self.matches_parts(tweet.text, tweet.hashtags, tweet.mentions, tweet.urls)
+
+    def matches_parts(self, text: str, hashtags: tuple[str, ...], mentions: tuple[str, ...],
+                      urls: tuple[str, ...]) -> bool:
+        """``matches`` for a tweet not made into a Tweet yet (parse_documents' ``wanted``)."""
+        words = token_list_of(text, hashtags, mentions, urls)
         # the intersection runs in C; most tweets share no key word with the phrases, and a
         # one-word phrase matches on its key alone, so the tweet's own set is rarely built
         tokens = None

@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from services.sources.synthetic import SyntheticSource
-from services.tweets.parse import _stream_records, parse_documents
+from services.tweets.parse import ParsedBatch, _add_stream_message, parse_documents
+from services.tweets.track import TrackMatcher
 from tests.system import SAMPLES
 
 
@@ -61,7 +62,7 @@ def test_the_recorded_samples_read_the_same_both_ways(name):
 def test_synthetic_stream_messages_take_the_fast_reader_and_read_the_same():
     lines = [synthetic_source().item(position) for position in range(300)]
     for line in lines:
-        _stream_records(line)   # none falls back
+        _add_stream_message(line, ParsedBatch(), None)   # none falls back (it raises)
     fast, general = read_both_ways(lines)
     assert fast == general
     assert len(fast[0]) == 300 and fast[1]
@@ -112,3 +113,36 @@ def test_a_user_seen_twice_keeps_its_latest_sighting_whichever_reader_read_it():
 def test_lines_that_are_not_json_objects_are_counted_bad():
     batch = parse_documents([b"{not json", b'"\\ud800"', b"\xff\xfe", b"[1, 2]", b"42"])
     assert batch.bad == 5 and not batch.tweets
+
+
+def read_wanted_both_ways(lines: list[bytes], matcher: TrackMatcher) -> tuple[tuple, tuple]:
+    """What ``wanted`` keeps, read as raw lines and as decoded documents, with what was left out."""
+    def kept(batch):
+        return records(batch), batch.unwanted, batch.received
+    return (kept(parse_documents(lines, wanted=matcher.matches_parts)),
+            kept(parse_documents([orjson.loads(line) for line in lines], wanted=matcher.matches_parts)))
+
+
+def test_wanted_keeps_the_matching_tweets_and_counts_the_others():
+    lines = [synthetic_source().item(position) for position in range(300)]
+    everything = parse_documents(lines)
+    matcher = TrackMatcher([everything.tweets[0].text.split()[0], *everything.tweets[5].hashtags[:1], "nosuchword"])
+    fast, general = read_wanted_both_ways(lines, matcher)
+    assert fast == general
+    (tweets, users, places, bad), unwanted, received = fast
+    assert tweets == [t for t in everything.tweets if matcher.matches(t)]
+    assert 0 < len(tweets) < 300 and unwanted == 300 - len(tweets) and bad == 0 and received == 300
+    assert all(users[t.author_id] == everything.users[t.author_id] for t in tweets)
+    assert len(users) < len(list(everything.users))   # the users of the tweets left out were not read
+
+
+@pytest.mark.parametrize("path, value", [
+    (("includes", "users"), "x"), (("includes", "users"), [{"id": "x1", "username": "b"}]),
+    (("includes", "places"), [{"id": 5}]), (("data", "id"), "12x"), (("data", "created_at"), "yesterday"),
+])
+def test_an_odd_line_counts_the_same_whether_wanted_or_not(path, value):
+    line = changed(path, value)
+    text = orjson.loads(line)["data"]["text"]
+    for matcher in (TrackMatcher([text.split()[0]]), TrackMatcher(["nosuchword"])):
+        fast, general = read_wanted_both_ways([line], matcher)
+        assert fast == general
