@@ -118,8 +118,9 @@ def record_failure(engine, batch: dict, error: BaseException) -> None:
 def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
     """Prepare a batch and have ``commit`` store it (default: a transaction of its own)."""
     began = time.perf_counter()
-    prepared = prepare(batch, pause)
     try:
+        # prepare too: a batch the parser chokes on is acknowledged all the same, so it is kept
+        prepared = prepare(batch, pause)
         stored = (commit or commit_alone(engine))(prepared)
     except Exception as error:
         BATCHES.labels(outcome="failed").inc()

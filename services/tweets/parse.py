@@ -149,10 +149,16 @@ def _place(obj: dict) -> Place:
     return Place(id=obj["id"], country_code=obj.get("country_code"), full_name=obj.get("full_name"))
 
 
-def _add_includes(includes: dict, into: ParsedBatch) -> None:
-    for obj in includes.get("users") or ():
+def _objects(container, key: str) -> list:
+    """``container[key]`` when it is a list, else nothing: an odd ``includes`` is as good as none."""
+    found = container.get(key) if isinstance(container, dict) else None
+    return found if isinstance(found, list) else []
+
+
+def _add_includes(includes, into: ParsedBatch) -> None:
+    for obj in _objects(includes, "users"):
         into.users.add_raw(obj)  # an unreadable author only matters if a tweet needs it
-    for obj in includes.get("places") or ():
+    for obj in _objects(includes, "places"):
         try:
             place = _place(obj)
         except (KeyError, TypeError):
@@ -192,9 +198,9 @@ def add_document(doc, into: ParsedBatch, wanted: Wanted | None = None) -> None:
     data = doc.get("data")
     if isinstance(data, dict):                      # filtered-stream message
         if not _add_tweet(data, into, wanted):      # the users and places of one left out are never used
-            _add_includes(doc.get("includes") or {}, into)
+            _add_includes(doc.get("includes"), into)
     elif isinstance(data, list):                    # search page
-        _add_includes(doc.get("includes") or {}, into)
+        _add_includes(doc.get("includes"), into)
         for obj in data:
             _add_tweet(obj, into, wanted)
     elif "id" in doc and "text" in doc:             # flattened tweet

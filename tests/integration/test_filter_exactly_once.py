@@ -88,6 +88,37 @@ def test_a_batch_that_cannot_be_stored_is_kept_not_lost(clean_db):
     assert kept[0].payload["items"] == batch["items"]
 
 
+def test_a_batch_the_parser_chokes_on_is_kept_not_lost(clean_db, monkeypatch):
+    from services.filter import pipeline
+    run_id = new_run(clean_db, ["dogs"])
+    batch = sample_batch(run_id, ["dogs"])
+
+    def choke(*_args):
+        raise RuntimeError("a parser bug")
+    monkeypatch.setattr(pipeline, "prepare", choke)
+    assert process_batch(clean_db, batch) is None
+    with clean_db.connect() as conn:
+        kept = conn.execute(text("SELECT run_id, start_pos, error, payload FROM failed_batches")).all()
+    assert [(r.run_id, r.start_pos, r.error) for r in kept] == [(run_id, 0, "RuntimeError: a parser bug")]
+    assert kept[0].payload["items"] == batch["items"]
+
+
+def test_a_stream_message_with_odd_includes_is_read_with_the_rest_of_its_batch(clean_db):
+    import orjson
+    run_id = new_run(clean_db, ["dogs"])
+    batch = sample_batch(run_id, ["dogs"])
+    odd = orjson.loads(batch["items"][1])   # a tweet that matches "dogs"
+    for number, includes in enumerate(([1], "x", {"users": 5, "places": {"id": "p"}})):
+        odd["data"]["id"] = str(10 ** 18 + number)
+        odd["includes"] = includes
+        batch["items"].append(orjson.dumps(odd).decode())
+    batch["end"] = len(batch["items"])
+    assert process_batch(clean_db, batch) == 6 + 3
+    with clean_db.connect() as conn:
+        figures = runs.run_figures(conn, run_id)
+    assert (figures["received"], figures["bad"], figures["matched"], figures["stored"]) == (11, 1, 9, 9)
+
+
 def test_populating_a_streamed_tweet_marks_its_tag_fetched_without_counting_it_twice(clean_db):
     from services.storage.ingest import store_tweets
     from services.tweets.parse import parse_documents

@@ -79,6 +79,7 @@ def test_synthetic_stream_messages_take_the_fast_reader_and_read_the_same():
     (("data", "id"), 123), (("data", "id"), "12x"), (("data", "id"), ...),
     (("data", "text"), 5), (("data", "created_at"), "yesterday"), (("data", "author_id"), None),
     (("includes",), ...), (("includes",), None), (("includes", "users"), None), (("includes", "users"), "x"),
+    (("includes",), [1]), (("includes",), "x"), (("includes", "users"), 5), (("includes", "places"), {"id": "p"}),
     (("includes", "users"), [{"id": "1", "username": "a", "public_metrics": {"followers_count": None}}]),
     (("includes", "users"), [{"id": "1", "username": "a", "public_metrics": {"followers_count": "12"}}]),
     (("includes", "users"), [{"id": "1", "username": "a", "public_metrics": {"followers_count": True}}]),
