@@ -272,8 +272,8 @@ class _Includes(msgspec.Struct):
 
 class _StreamMessage(msgspec.Struct):
     data: _StreamTweet
-    # read with the rest, even for a tweet that is not wanted: skipping its 2 KB costs two thirds
-    # of reading it, and reading it apart later cost three times as much
+    # read with the rest, even for a tweet that is not wanted: leaving its 2 KB unread (msgspec.Raw)
+    # saved 0.9 of 5.0 us a message, and reading it apart later cost 2.9 us
     includes: _Includes | None = None
 
 
@@ -289,7 +289,7 @@ def _add_stream_message(line: bytes | memoryview | str, into: ParsedBatch, wante
     entities = data.entities
     hashtags = mentions = urls = ()
     if entities is not None:
-        # tuple of a list: a third faster than of a generator
+        # tuple of a list: a quarter faster than of a generator
         if entities.hashtags:
             hashtags = tuple([h.tag for h in entities.hashtags if h.tag])
         if entities.mentions:
