@@ -48,7 +48,7 @@ def prepare(batch: dict, pause=None) -> PreparedBatch:
     parsed = ParsedBatch()
     items = batch["items"]
     # matched while read: a tweet that does not match is counted, and neither it nor its
-    # users and places are made into records (half the tweets; a tenth of prepare's time)
+    # users and places are made into records (half the tweets; about a sixth of prepare's time)
     wanted = matcher_for(tuple(batch["track"])).matches_parts
     for at in range(0, len(items), PARSE_SLICE):
         parse_documents(items[at:at + PARSE_SLICE], into=parsed, wanted=wanted)

@@ -144,6 +144,8 @@ def test_wanted_keeps_the_matching_tweets_and_counts_the_others():
 def test_an_odd_line_counts_the_same_whether_wanted_or_not(path, value):
     line = changed(path, value)
     text = orjson.loads(line)["data"]["text"]
-    for matcher in (TrackMatcher([text.split()[0]]), TrackMatcher(["nosuchword"])):
+    for matcher, kept in ((TrackMatcher([text.split()[0]]), 1), (TrackMatcher(["nosuchword"]), 0)):
         fast, general = read_wanted_both_ways([line], matcher)
         assert fast == general
+        (tweets, _users, _places, bad), _unwanted, _received = fast
+        assert len(tweets) == (0 if bad else kept)   # a bad tweet is bad whatever is wanted
