@@ -37,6 +37,7 @@ import orjson
 import psycopg2
 import requests
 from kombu import Connection, Exchange, Queue
+from psycopg2 import sql
 from sqlalchemy import event
 
 from services import wire
@@ -102,11 +103,12 @@ def bench_amqp_uri() -> str:
 
 def recreate_database(uri: str) -> None:
     parts = urlparse(uri)
+    name = parts.path.lstrip("/")
     admin = psycopg2.connect(parts._replace(path="/postgres").geturl())
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_NAME}" WITH (FORCE)')
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     finally:
         admin.close()
     create_database(uri)
