@@ -5,6 +5,7 @@ minute_tag_counts, minute_tag_totals) or from an index (tweets_by_author_newest,
 users_by_username), so an answer reads a number of rows that grows with the window, never
 with the number of tweets stored.
 """
+import math
 from datetime import datetime, timezone
 
 from nameko.rpc import rpc
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from services.errors import NotFound
 from services.query.analytics_requests import (
-    AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
+    MINUTE, AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
 )
 
 
@@ -21,18 +22,61 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
+# The lower bound's seed: the strongest tags of the window's latest two minutes (the current one
+# may have just begun), a few more than asked for in case some of them are strong only lately.
+SEED_MINUTES, SEED_SPARE_TAGS = 2, 5
+# Where the bound pays: over longer windows or for more tags the bound gets weak (the last tag
+# asked for is itself in the tail) and summing every tag was faster (measured at 10M tweets:
+# 60 minutes and 10 tags 5.2 against 6.5 ms; 2 hours and 25 tags 15.1 against 11.8 ms).
+BOUNDED_MAX_MINUTES, BOUNDED_MAX_LIMIT = 120, 20
+
+
 def top_hashtags(conn: Connection, first_minute: datetime, last_minute: datetime, limit: int) -> list[dict]:
-    """The most used tags in [first_minute, last_minute], ties by name."""
-    # The primary key starts with minute: the window is one index range scan. A minute's count
-    # fits an integer, and summing integers adds in bigint instead of numeric (a fifth less time
-    # over the 11,700 rows of an hour after the 10M bulk load).
+    """The most used tags in [first_minute, last_minute], ties by name.
+
+    Exact, without summing the long tail: an hour holds ~7,000 tags, most seen in a minute or
+    two, and grouping them all was half of this view's time. A lower bound comes first: the
+    ``limit``-th best window total among the tags strongest in the window's latest minutes. A
+    tag whose total reaches that bound over n minutes has a minute with at least bound / n, so
+    only the tags with such a minute are summed: every tag left out totals less than the
+    ``limit`` tags found, ties included. Counts only grow, so the two statements agree although
+    each sees its own snapshot.
+    """
+    minutes = int((last_minute - first_minute) / MINUTE) + 1
+    floor = 0
+    if minutes <= BOUNDED_MAX_MINUTES and limit <= BOUNDED_MAX_LIMIT:
+        floor = math.ceil(_top_total_bound(conn, first_minute, last_minute, limit) / minutes)
+    # A minute's count fits an integer, and summing integers adds in bigint instead of numeric.
+    # The primary key (minute, tag) gives the window's rows; minute_tag_totals_by_tag (tag,
+    # minute) gives each candidate's.
+    candidates = ("" if floor <= 1 else
+                  " AND tag IN (SELECT tag FROM minute_tag_totals"
+                  "             WHERE minute BETWEEN :first AND :last AND count >= :floor)")
     rows = conn.execute(
         text("SELECT tag, sum(count::integer) AS count FROM minute_tag_totals"
-             " WHERE minute BETWEEN :first AND :last"
+             " WHERE minute BETWEEN :first AND :last" + candidates +
              " GROUP BY tag ORDER BY count DESC, tag LIMIT :limit"),
-        {"first": first_minute, "last": last_minute, "limit": limit},
+        {"first": first_minute, "last": last_minute, "limit": limit, "floor": floor},
     )
     return [{"tag": tag, "count": int(count)} for tag, count in rows]
+
+
+def _top_total_bound(conn: Connection, first_minute: datetime, last_minute: datetime, limit: int) -> int:
+    """A total that at least ``limit`` tags reach in the window (0 when fewer tags are seen)."""
+    bound = conn.execute(
+        text("WITH latest AS (SELECT max(minute) AS minute FROM minute_tag_totals"
+             "                WHERE minute BETWEEN :first AND :last),"
+             " seed AS (SELECT tag FROM minute_tag_totals, latest"
+             "          WHERE minute_tag_totals.minute BETWEEN greatest(:first, latest.minute - :seed_span)"
+             "                AND latest.minute"
+             "          GROUP BY tag ORDER BY max(count) DESC LIMIT :seed_tags)"
+             " SELECT sum(count) AS total FROM minute_tag_totals"
+             " WHERE tag IN (SELECT tag FROM seed) AND minute BETWEEN :first AND :last"
+             " GROUP BY tag ORDER BY total DESC OFFSET :limit - 1 LIMIT 1"),
+        {"first": first_minute, "last": last_minute, "limit": limit,
+         "seed_span": (SEED_MINUTES - 1) * MINUTE, "seed_tags": limit + SEED_SPARE_TAGS},
+    ).scalar()
+    return int(bound or 0)
 
 
 def minute_aggregates(conn: Connection, first_minute: datetime, last_minute: datetime, *,
@@ -88,28 +132,25 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
 
 
 class AnalyticsQueries:
-    """RPC methods mixed into QueryService (which provides ``self.db``, the engine)."""
+    """RPC methods mixed into QueryService (which provides ``self.reads``, a ReadOnlyEngine)."""
 
     @rpc
     def top_hashtags(self, request: dict | None = None) -> list[dict]:
         query = validate_query(TopHashtagsRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
-        with self.db.connect() as conn:
-            return top_hashtags(conn, first, last, query.limit)
+        return self.reads.read(top_hashtags, first, last, query.limit)
 
     @rpc
     def minute_aggregates(self, request: dict | None = None) -> list[dict]:
         query = validate_query(AggregatesRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
-        with self.db.connect() as conn:
-            return minute_aggregates(conn, first, last, tag=query.tag, lang=query.lang,
-                                     country=query.country, run_id=query.run_id)
+        return self.reads.read(minute_aggregates, first, last, tag=query.tag, lang=query.lang,
+                               country=query.country, run_id=query.run_id)
 
     @rpc
     def user_tweets(self, request: dict) -> dict:
         query = validate_query(UserTweetsRequest, request)
-        with self.db.connect() as conn:
-            profile = user_tweets(conn, query.username, query.limit)
+        profile = self.reads.read(user_tweets, query.username, query.limit)
         if profile is None:
             raise NotFound(f"user {query.username!r} is not known")
         return profile

@@ -10,13 +10,14 @@ from services.query.populate import populate_tags
 from services.query.requests import HourQuery, PopulateRequest, TagsQuery
 from services.schemas import validate
 from services.sources import SourceCredentials, TweetSource, default_source_name, make_source
-from services.storage.database import Database
+from services.storage.database import Database, ReadOnlyDatabase
 
 
 class QueryService(AnalyticsQueries):
     name = "query"
 
-    db = Database()
+    db = Database()              # populate writes in transactions
+    reads = ReadOnlyDatabase()   # the views: one autocommit round trip per statement
     config = Config()
     source_credentials = SourceCredentials()
     metrics = MetricsServer()
@@ -34,20 +35,17 @@ class QueryService(AnalyticsQueries):
 
     @rpc
     def top_users(self) -> list[dict]:
-        with self.db.connect() as conn:
-            return views.top_users(conn)
+        return self.reads.read(views.top_users)
 
     @rpc
     def tweets_per_hour(self, query: dict | None = None) -> list[dict]:
         by = validate(HourQuery, query).by
-        with self.db.connect() as conn:
-            return views.tweets_per_hour_of_day(conn) if by == "hour_of_day" else views.tweets_per_hour(conn)
+        return self.reads.read(views.tweets_per_hour_of_day if by == "hour_of_day" else views.tweets_per_hour)
 
     @rpc
     def tag_counts(self, query: dict | None = None) -> list[dict]:
         limit = validate(TagsQuery, query).limit
-        with self.db.connect() as conn:
-            return views.tag_counts(conn, limit)
+        return self.reads.read(views.tag_counts, limit)
 
 
 def populate_source(config: dict) -> TweetSource:

@@ -109,3 +109,36 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.engine
+
+
+class ReadOnlyEngine:
+    """Runs a read (``read(view, *args)`` calls ``view(conn, *args)``) on an autocommit
+    connection: one round trip per statement, where a pinged transaction took four (the ping,
+    BEGIN, the statement and ROLLBACK). Without the ping a restarted PostgreSQL shows as a
+    transient error on first use, which invalidates the pool; the read is then tried again."""
+
+    ATTEMPTS = 3   # a view answers or fails within a few seconds; it never hangs on the database
+
+    def __init__(self, engine: Engine, sleep=time.sleep):
+        self.engine = engine
+        self._sleep = sleep
+
+    def read(self, view, *args, **kwargs):
+        def once():
+            with self.engine.connect() as conn:
+                return view(conn, *args, **kwargs)
+        return retry_transient(once, attempts=self.ATTEMPTS, first_delay=0.1, sleep=self._sleep)
+
+
+class ReadOnlyDatabase(Database):
+    """Gives each worker a ReadOnlyEngine over the container's autocommit pool: for services
+    that answer with reads (each a single statement, or statements that need no common snapshot)."""
+
+    def setup(self):
+        config = self.container.config
+        size = self.pool_size or int(config.get("max_workers", 10))
+        self.engine = make_engine(db_uri(config), pool_size=size, pre_ping=False, autocommit=True)
+        self.reader = ReadOnlyEngine(self.engine)
+
+    def get_dependency(self, worker_ctx):
+        return self.reader

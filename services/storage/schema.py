@@ -160,6 +160,8 @@ minute_tag_totals = Table(
     Column("tag", Text, nullable=False),
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("minute", "tag"),
+    # each candidate tag's minutes in the top-hashtags window (services.query.analytics)
+    Index("minute_tag_totals_by_tag", "tag", "minute"),
 )
 
 UNKNOWN_COUNTRY = "unknown"

@@ -1,0 +1,25 @@
+"""minute_tag_totals_by_tag: each tag's minutes, for the top-hashtags window's candidates
+
+The top-hashtags view sums only the tags that can reach the top (services.query.analytics.
+top_hashtags); it reads each candidate's minutes of the window through this index instead of
+grouping every tag of the window. Only new (minute, tag) rows add to it: the write path's
+updates of a count leave it alone.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-23 07:20:00
+"""
+from alembic import op
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_index('minute_tag_totals_by_tag', 'minute_tag_totals', ['tag', 'minute'])
+
+
+def downgrade():
+    op.drop_index('minute_tag_totals_by_tag', table_name='minute_tag_totals')
