@@ -8,6 +8,7 @@ with the number of tweets stored.
 import math
 from datetime import datetime, timezone
 
+import orjson
 from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -115,18 +116,20 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
     ).mappings().first()
     if user is None:
         return None
+    # hashtags as JSON text for orjson: psycopg2 decodes jsonb with the json module, and with the
+    # rows read as mappings that took half of this view's Python time at 200 tweets
     tweets = conn.execute(
-        text("SELECT id, text, created_at, lang, country_code, hashtags FROM tweets"
+        text("SELECT id, text, created_at, lang, country_code, hashtags::text FROM tweets"
              " WHERE author_id = :author ORDER BY created_at DESC, id DESC LIMIT :limit"),
         {"author": user["id"], "limit": limit},
-    ).mappings()
+    )
     return {
         "username": user["username"], "name": user["name"], "followers": int(user["followers"]),
         "tweet_count": int(user["tweet_count"]),  # kept current by the write path
         "tweets": [
-            {"id": str(t["id"]), "text": t["text"], "created_at": _iso(t["created_at"]), "lang": t["lang"],
-             "country": t["country_code"], "hashtags": list(t["hashtags"])}
-            for t in tweets
+            {"id": str(tweet_id), "text": body, "created_at": _iso(created_at), "lang": lang,
+             "country": country, "hashtags": orjson.loads(hashtags)}
+            for tweet_id, body, created_at, lang, country, hashtags in tweets
         ],
     }
 
