@@ -92,6 +92,8 @@ def retry_transient(operation, *, attempts: int | None = None, first_delay=0.2, 
 class Database(DependencyProvider):
     """Gives each worker the service's SQLAlchemy engine (a pool shared by the container)."""
 
+    engine_options: dict = {}   # make_engine's keywords
+
     def __init__(self, pool_size: int | None = None):
         self.pool_size = pool_size
         self.engine: Engine | None = None
@@ -99,7 +101,7 @@ class Database(DependencyProvider):
     def setup(self):
         config = self.container.config
         size = self.pool_size or int(config.get("max_workers", 10))
-        self.engine = make_engine(db_uri(config), pool_size=size)
+        self.engine = make_engine(db_uri(config), pool_size=size, **self.engine_options)
 
     def stop(self):
         if self.engine is not None:
@@ -134,10 +136,10 @@ class ReadOnlyDatabase(Database):
     """Gives each worker a ReadOnlyEngine over the container's autocommit pool: for services
     that answer with reads (each a single statement, or statements that need no common snapshot)."""
 
+    engine_options = {"pre_ping": False, "autocommit": True}
+
     def setup(self):
-        config = self.container.config
-        size = self.pool_size or int(config.get("max_workers", 10))
-        self.engine = make_engine(db_uri(config), pool_size=size, pre_ping=False, autocommit=True)
+        super().setup()
         self.reader = ReadOnlyEngine(self.engine)
 
     def get_dependency(self, worker_ctx):
