@@ -43,6 +43,8 @@ def top_hashtags(conn: Connection, first_minute: datetime, last_minute: datetime
     ``limit`` tags found, ties included. Counts only grow, so the two statements agree although
     each sees its own snapshot.
     """
+    if last_minute < first_minute:   # from == to: no whole minute
+        return []
     minutes = int((last_minute - first_minute) / MINUTE) + 1
     floor = 0
     if minutes <= BOUNDED_MAX_MINUTES and limit <= BOUNDED_MAX_LIMIT:

@@ -82,3 +82,9 @@ def test_fewer_tags_than_asked_for_are_all_given(clean_db):
     got, want, _ = answers(clean_db, START, START + 59 * MINUTE, 10)
     assert got == want
     assert got == [{"tag": "duo", "count": 5}, {"tag": "solo", "count": 5}]
+
+
+def test_an_empty_window_has_no_tags(clean_db):
+    put(clean_db, {(0, "solo"): 3})
+    with clean_db.connect() as conn:
+        assert analytics.top_hashtags(conn, START, START - MINUTE, 10) == []
