@@ -2,8 +2,8 @@
 
 The top-hashtags view sums only the tags that can reach the top (services.query.analytics.
 top_hashtags); it reads each candidate's minutes of the window through this index instead of
-grouping every tag of the window. Only new (minute, tag) rows add to it: the write path's
-updates of a count leave it alone.
+grouping every tag of the window. A new (minute, tag) row adds an entry, and so does an update
+of a count that cannot be HOT (no room on its page); a HOT update leaves it alone.
 
 Revision ID: 0006
 Revises: 0005
