@@ -1,16 +1,16 @@
 """The top-hashtags view sums only the tags that can reach the top: its answers must be exactly
 those of summing every tag of the window, ties included, whether the bound is used or not."""
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event, text
 
 from services.query import analytics
+from services.query.analytics_requests import MINUTE
 
 pytestmark = pytest.mark.integration
 
-MINUTE = timedelta(minutes=1)
 START = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 EVERY_TAG = ("SELECT tag, sum(count) AS count FROM minute_tag_totals WHERE minute BETWEEN :first AND :last"
              " GROUP BY tag ORDER BY count DESC, tag LIMIT :limit")
