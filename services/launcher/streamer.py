@@ -17,7 +17,7 @@ from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
 
 from services.events import BATCH_EVENT, BATCH_SOURCE, declare_batch_queue
-from services.launcher.batching import batches
+from services.launcher.batching import DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_SIZE, batches
 from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
 from services.storage import runs
@@ -43,8 +43,8 @@ class RunStreamer(DependencyProvider):
         config = self.container.config
         self.config = config
         self.owner = owner_name()
-        self.batch_size = int(config.get("BATCH_SIZE", 500))
-        self.batch_max_bytes = int(config.get("BATCH_MAX_BYTES", 4_000_000))
+        self.batch_size = int(config.get("BATCH_SIZE", DEFAULT_BATCH_SIZE))
+        self.batch_max_bytes = int(config.get("BATCH_MAX_BYTES", DEFAULT_BATCH_MAX_BYTES))
         self.batch_max_wait = float(config.get("BATCH_MAX_WAIT", 1.0))
         self.engine = make_engine(db_uri(config), pool_size=2)
         # the write-ahead of each batch is one statement: one round trip in autocommit, where the

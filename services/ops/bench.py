@@ -3,7 +3,7 @@ RabbitMQ and PostgreSQL, measured in one run; prints a table and writes build/be
 
 Phases:
  1. ingest: the synthetic source at full speed through launcher -> broker -> filter -> PostgreSQL,
-    BENCH_TWEETS tweets (default 200,000) in batches of 500, 50 track terms matching about half;
+    BENCH_TWEETS tweets (default 200,000) in the launcher's default batches (1,000), 50 track terms matching about half;
     then every matched tweet is counted in the database.
  2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio.
  3. the limits of the parts on the same payloads: orjson parsing, RabbitMQ publish+consume of the
@@ -42,6 +42,7 @@ from sqlalchemy import event
 
 from services import wire
 from services.filter.pipeline import prepare
+from services.launcher.batching import DEFAULT_BATCH_SIZE
 from services.ops.bulk_load import load as bulk_load
 from services.ops.infra import create_database, migrate
 from services.ops.processes import ServiceProcesses, free_port
@@ -63,7 +64,7 @@ TRACK_TERMS = 50
 TARGET_MATCH_RATIO = 0.5
 INGEST_SEED = 4242                   # seeds of their own: tweet ids never collide between the runs
 BATCH1_SEED = 4343
-BATCH_SIZE = 500                     # the launcher's default batch
+BATCH_SIZE = DEFAULT_BATCH_SIZE      # the launcher's default batch
 COPY_ID_BASE = 8_000_000_000_000_000_000
 WRK_ARGS = ("-t2", "-c32", "-d10s")
 CONCURRENCY, LOAD_SECONDS = 32, 10
@@ -547,7 +548,7 @@ def load_with_threads(url: str) -> dict:
 
 def table(report: dict) -> str:
     rows = [
-        ("ingest (batches of 500)", f"{report['ingest_tweets_per_s']:,.0f} tweets/s",
+        (f"ingest (batches of {BATCH_SIZE})", f"{report['ingest_tweets_per_s']:,.0f} tweets/s",
          f"{report['ingest']['received']:,} tweets, {report['ingest']['seconds']} s, match ratio "
          f"{report['match_ratio']:.3f}, verified {report['ingest']['verified']}"),
         ("ingest (1 tweet/message)", f"{report['ingest_batch1_tweets_per_s']:,.0f} tweets/s",

@@ -1,7 +1,7 @@
 """Load millions of synthetic tweets straight into PostgreSQL, for measuring the views at scale.
 
 The database is left as the pipeline would leave it after streaming the same tweets in one run:
-a ``runs`` row (source ``bulk``, finished) with one ledger row per 500 tweets, the tweets with
+a ``runs`` row (source ``bulk``, finished) with one ledger row per launcher batch (DEFAULT_BATCH_SIZE tweets), the tweets with
 their authors (users), places and tweet_tags, and every rollup (hour_counts, tag_counts,
 minute_counts, minute_tag_counts, minute_tag_totals) ADDED to what it already held, counted by GROUP BY over the
 rows just loaded; then the tables updated in place are vacuumed (see UPDATED_IN_PLACE). Rows are
@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 import orjson
 import psycopg2
 
+from services.launcher.batching import DEFAULT_BATCH_SIZE
 from services.sources.synthetic import EXTRA_TAGS, LANGS, PLACES, POPULATE_TAGS, WORDS
 from services.storage.database import db_uri
 from services.storage.ingest import AUTHOR_UPSERT_CONFLICT
@@ -37,7 +38,7 @@ from services.storage.schema import UNKNOWN_COUNTRY
 BULK_TWEET_ID_BASE = 1_000_000_000_000_000_000
 BULK_TWEET_ID_SPAN = 100_000_000_000_000_000
 BULK_USER_ID_BASE = 9_100_000_000_000_000_000
-LEDGER_BATCH = 500            # ledger rows as the launcher's default batches would make them
+LEDGER_BATCH = DEFAULT_BATCH_SIZE   # ledger rows as the launcher's default batches would make them
 DEFAULT_CHUNK = 1_000_000
 SPREAD_DAYS = 7
 PLACE_SHARE = 0.3
