@@ -48,10 +48,14 @@ def launch_run(engine, streamer: RunStreamer, config: dict, request: dict) -> di
     if source_name == "synthetic" and "seed" not in options:
         # recorded so that a replica taking the run over produces the same tweets
         options["seed"] = int(time.time() * 1000) % (2**31 - 1)
-    # Building the source checks its options (files, credentials) before a run exists.
+    # Building the source checks its options (files, credentials) before a run exists; what it
+    # prepares (the synthetic source's bodies) is kept for the run by its seed.
     draft = {"id": 0, "source": source_name, "options": options, "track": launch.track}
     probe = source_for_run(draft, config)
-    probe.close()
+    try:
+        probe.prepare()
+    finally:
+        probe.close()
     with engine.begin() as conn:
         try:
             run_id = runs.create_run(conn, launch.track, source_name, options, streamer.owner)

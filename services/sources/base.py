@@ -36,6 +36,9 @@ class TweetSource(abc.ABC):
         """Yield v2 search pages (``{"data": [...], "includes": {...}, "meta": {...}}``)
         of recent tweets carrying ``#tag``, ``limit`` tweets in all at most."""
 
+    def prepare(self) -> None:
+        """Build, before a run starts, what the stream would otherwise build during its first items."""
+
     def check(self) -> None:
         """Raise SourceError when the source is not usable; used by the health service."""
 

@@ -159,8 +159,8 @@ def _make_user(seed: int, rng: random.Random, index: int) -> dict:
 
 @dataclass(frozen=True, slots=True)
 class _SeedTables:
-    """What a seed determines before any tweet: the weighted picks, the users, the places, and the
-    per-position fields item() draws, pre-rendered."""
+    """What a seed determines before any tweet: the weighted picks, the users, the places, the
+    per-position fields item() draws, pre-rendered, and the stream's pool of bodies."""
     pick_tag: _Pick
     pick_word: _Pick
     pick_lang: _Pick
@@ -171,6 +171,10 @@ class _SeedTables:
     pick_place: _Pick
     langs: list[bytes]
     metrics_json: list[bytes]
+    # the stream's pre-rendered bodies by index (SyntheticSource._body), filled as they are first
+    # needed or all at once by prepare(), and the moment they were rendered at
+    bodies: dict[int, tuple]
+    bodies_created: datetime
 
 
 # A launch builds its source twice (to check the options, then to stream), with the same seed:
@@ -201,6 +205,8 @@ def _seed_tables(seed: int, users: int) -> _SeedTables:
                                              "like_count": int(metrics_rng.paretovariate(1.5)) - 1,
                                              "quote_count": int(metrics_rng.paretovariate(4)) - 1}))
                       for _ in range(512)],
+        bodies={},
+        bodies_created=datetime.now(timezone.utc).replace(microsecond=0),
     )
 
 
@@ -230,10 +236,9 @@ class SyntheticSource(TweetSource):
         self.places, self.pick_place = tables.places, tables.pick_place
         self._langs, self._metrics_json = tables.langs, tables.metrics_json
         self._seed_draw = _mix(self.seed)
-        self._bodies: dict[int, tuple] = {}
+        self._bodies, self._bodies_created = tables.bodies, tables.bodies_created
         self._matching_rules = orjson.dumps([{"id": str(1_700_000_000_000_000_000 + (self.run_id or 0)),
                                               "tag": f"tweetstream-run-{self.run_id or 0}"}])
-        self._bodies_created = datetime.now(timezone.utc).replace(microsecond=0)
 
     @classmethod
     def from_config(cls, config: dict, seed=None, rate=None, limit=None, run_id=None, **_ignored):
@@ -368,6 +373,13 @@ class SyntheticSource(TweetSource):
                     frozenset(user["id"].encode() for user in others))
             self._bodies[index] = body
         return body
+
+    def prepare(self) -> None:
+        """Render every body of the pool now. A launch's option check calls it, so a run's first
+        second does not go to rendering them (about 0.2 s of launcher CPU, once per seed in a
+        process; the run then reuses them, see _seed_tables)."""
+        for index in range(BODY_POOL):
+            self._body(index)
 
     def item(self, position: int, now: datetime | None = None) -> bytes:
         """The stream message at a position, as the filtered stream sends it."""

@@ -63,6 +63,18 @@ def test_launch_records_a_seed_so_that_a_takeover_repeats_the_same_tweets():
     worker.streamer.stream_run.assert_called_once_with({"id": 7})
 
 
+def test_launch_prepares_the_source_before_the_run_exists():
+    worker = worker_factory(LauncherService, config={"FLAVOR": "stage"})
+    order = []
+    with mock.patch.object(launcher_module.runs, "create_run", side_effect=lambda *a: order.append("run") or 7), \
+            mock.patch.object(launcher_module.runs, "get_run", return_value={"id": 7}), \
+            mock.patch.object(launcher_module, "source_for_run") as build:
+        build.return_value.prepare.side_effect = lambda: order.append("prepare")
+        build.return_value.close.side_effect = lambda: order.append("close")
+        worker.launch({"track": ["bieber"]})
+    assert order == ["prepare", "close", "run"]
+
+
 def test_launch_while_a_run_is_active_is_a_conflict_naming_it():
     worker = worker_factory(LauncherService, config={"FLAVOR": "stage"})
     with mock.patch.object(launcher_module.runs, "create_run",

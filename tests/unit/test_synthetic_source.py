@@ -3,7 +3,7 @@ from collections import Counter
 
 import orjson
 
-from services.sources.synthetic import POPULATE_TAGS, SyntheticSource, _seed_tables
+from services.sources.synthetic import BODY_POOL, POPULATE_TAGS, SyntheticSource, _seed_tables
 from services.tweets.parse import parse_documents
 
 
@@ -34,6 +34,24 @@ def test_a_seed_is_prepared_once_and_never_lent_to_another_seed():
         for tweet in [doc["data"], *doc.get("includes", {}).get("tweets", [])]:
             tweet.pop("created_at")
     assert alone == shared
+
+
+def test_a_prepared_seed_streams_without_rendering_its_bodies_again():
+    # a launch's option check prepares the seed; the run's own source of that seed reuses the bodies
+    _seed_tables.cache_clear()
+    lazy = [orjson.loads(SyntheticSource(seed=13, rate=0, run_id=9).item(position)) for position in range(300)]
+    _seed_tables.cache_clear()
+    SyntheticSource(seed=13, rate=0).prepare()
+    run_source = SyntheticSource(seed=13, rate=0, run_id=9)
+    rendered = dict(run_source._bodies)
+    assert len(rendered) == BODY_POOL
+    prepared = [orjson.loads(run_source.item(position)) for position in range(300)]
+    assert all(run_source._bodies[index] is body for index, body in rendered.items())
+    # the same tweets either way (their moments come from the clock, as above)
+    for doc in lazy + prepared:
+        for tweet in [doc["data"], *doc.get("includes", {}).get("tweets", [])]:
+            tweet.pop("created_at")
+    assert lazy == prepared
 
 
 def test_stream_resumes_from_a_position():
