@@ -184,3 +184,38 @@ def test_bad_input_is_400_with_a_reason(system, path, params, named):
     assert answer.status_code == 400, answer.text
     assert answer.headers["Content-Type"].startswith("application/json")
     assert answer.json()["error"].startswith(named + ":")
+
+
+def test_user_tweets_count_agrees_with_the_tweets_listed_while_a_batch_commits(clean_db, db_uri, now):
+    """The profile and its tweets come from one snapshot: a batch committed for the author while the
+    view reads must not make tweet_count disagree with the tweets listed."""
+    from sqlalchemy import event
+
+    from services.query.analytics import user_tweets
+    from services.storage.database import make_engine
+
+    def tweet(tweet_id: int) -> Tweet:
+        return Tweet(id=tweet_id, text=f"tweet {tweet_id}", created_at=now - timedelta(seconds=tweet_id), lang="en",
+                     author_id=2, hashtags=(), mentions=(), urls=(), place_id=None)
+
+    def store(tweets: list[Tweet]) -> None:
+        with clean_db.begin() as conn:
+            store_tweets(conn.connection.cursor(), tweets, USERS, {}, run_id=None)
+
+    store([tweet(n) for n in range(1, 4)])
+    reads = make_engine(db_uri, pool_size=1, pre_ping=False, autocommit=True)   # as the query service reads
+    committed_meanwhile = []
+
+    @event.listens_for(reads, "after_cursor_execute")
+    def commit_a_batch_meanwhile(*_):
+        if not committed_meanwhile:
+            committed_meanwhile.append(True)
+            store([tweet(4)])
+
+    try:
+        with reads.connect() as conn:
+            profile = user_tweets(conn, "bob", 200)
+    finally:
+        reads.dispose()
+    assert committed_meanwhile
+    assert profile["tweet_count"] == len(profile["tweets"]) == 3

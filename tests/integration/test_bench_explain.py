@@ -23,7 +23,7 @@ def test_every_measured_view_is_explained_with_the_statements_it_sends(engine, c
     for view, plan in plans.items():
         assert "Execution Time" in plan, view
     user_tweets = plans["/api/v1/users/<username>/tweets"]
-    assert user_tweets.count("Execution Time") == 2   # the author, then the author's tweets
-    assert "FROM tweets WHERE author_id" in user_tweets and "parameters: {" in user_tweets
+    assert user_tweets.count("Execution Time") == 1   # the author and their tweets in one statement
+    assert "FROM tweets" in user_tweets and "WHERE author_id" in user_tweets and "parameters: {" in user_tweets
     # a view within its budget is not explained
     assert bench.explain_slow_views(db_uri, {"/api/v1/users": {"p95_ms": 20}}, parameters) == {}
