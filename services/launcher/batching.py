@@ -10,8 +10,8 @@ _OPENED = object()
 CLOSED_AHEAD = 2   # full batches a fast source may have ready while the last one is being sent
 # A broker message of about 4 MB (synthetic messages average 4.15 KB): against 500 a batch, the
 # launcher's write-ahead and confirm and the filter's ledger row and group commit are paid half as
-# often (CPU per ingested tweet about 6% lower, services.ops.bench, interleaved runs). The byte cap
-# only bounds a batch of unusually large items.
+# often (about 6% less CPU per ingested tweet in interleaved runs of the bench's ingest; README,
+# "Performance"). The byte cap only bounds a batch of unusually large items.
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_BATCH_MAX_BYTES = 8_000_000
 

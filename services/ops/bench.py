@@ -3,8 +3,8 @@ RabbitMQ and PostgreSQL, measured in one run; prints a table and writes build/be
 
 Phases:
  1. ingest: the synthetic source at full speed through launcher -> broker -> filter -> PostgreSQL,
-    BENCH_TWEETS tweets (default 200,000) in the launcher's default batches (1,000), 50 track terms matching about half;
-    then every matched tweet is counted in the database.
+    BENCH_TWEETS tweets (default 200,000) in the launcher's default batches (1,000), 50 track terms
+    matching about half; then every matched tweet is counted in the database.
  2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio.
  3. the limits of the parts on the same payloads: orjson parsing, RabbitMQ publish+consume of the
     same batches (kombu, no Nameko), PostgreSQL COPY of the same rows into tweets.
