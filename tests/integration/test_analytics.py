@@ -8,7 +8,10 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
+from services.query.analytics import user_tweets
+from services.storage.database import make_engine
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User
 
@@ -189,11 +192,6 @@ def test_bad_input_is_400_with_a_reason(system, path, params, named):
 def test_user_tweets_count_agrees_with_the_tweets_listed_while_a_batch_commits(clean_db, db_uri, now):
     """The profile and its tweets come from one snapshot: a batch committed for the author while the
     view reads must not make tweet_count disagree with the tweets listed."""
-    from sqlalchemy import event
-
-    from services.query.analytics import user_tweets
-    from services.storage.database import make_engine
-
     def tweet(tweet_id: int) -> Tweet:
         return Tweet(id=tweet_id, text=f"tweet {tweet_id}", created_at=now - timedelta(seconds=tweet_id), lang="en",
                      author_id=2, hashtags=(), mentions=(), urls=(), place_id=None)
