@@ -45,8 +45,11 @@ def make_engine(uri: str, pool_size: int = 10, *, pre_ping: bool = True, autocom
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,   # a restarted PostgreSQL leaves dead connections in the pool
         pool_recycle=1800,
-        # rollups bucket by UTC hour and minute; date_trunc follows the session time zone
-        connect_args={"options": "-c timezone=UTC"},
+        # rollups bucket by UTC hour and minute; date_trunc follows the session time zone.
+        # No JIT: the group commit's statements read temporary tables without statistics, so the
+        # planner's guesses (16,575 tag rows) passed jit_above_cost and every commit compiled
+        # code it ran once (6% of the filter's PostgreSQL CPU under perf; README, "Performance")
+        connect_args={"options": "-c timezone=UTC -c jit=off"},
         **options,
     )
 

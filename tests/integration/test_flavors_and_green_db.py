@@ -1,4 +1,5 @@
-"""The production flavor refuses to start without X credentials; psycopg2 does not block eventlet."""
+"""The production flavor refuses to start without X credentials; psycopg2 does not block eventlet;
+the sessions' settings."""
 import time
 
 import eventlet
@@ -44,3 +45,11 @@ def test_a_slow_query_leaves_the_other_green_threads_running(engine):
     during = [t for t in ticks if began < t < finished]
     assert finished - began >= 1.0
     assert len(during) >= 10  # a blocking driver would have allowed none
+
+
+def test_the_services_sessions_run_in_utc_without_jit(engine):
+    """Rollups bucket by UTC minute; and no statement of ours pays for JIT compilation, which the
+    group commit's guesses over its temporary tables used to trigger on every commit."""
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW timezone").scalar() == "UTC"
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
