@@ -1,9 +1,12 @@
 """The synthetic X API: deterministic for a seed, realistic v2 shapes."""
+import random
 from collections import Counter
 
 import orjson
 
-from services.sources.synthetic import BODY_POOL, POPULATE_TAGS, SyntheticSource, _seed_tables
+from services.sources.synthetic import (
+    AUTHOR_BUCKETS, BODY_POOL, POPULATE_TAGS, SyntheticSource, _Pick, _seed_tables, _zipf_cumulative,
+)
 from services.tweets.parse import parse_documents
 
 
@@ -100,3 +103,15 @@ def test_stream_messages_are_about_as_large_as_real_ones():
         included = {u["id"] for u in d["includes"]["users"]}
         assert d["data"]["author_id"] in included
         assert {m["id"] for m in d["data"]["entities"].get("mentions", ())} <= included
+
+
+def test_the_author_table_picks_exactly_what_the_bisect_picks():
+    """The bucket table only narrows the bisect: every fraction, at a bucket's edges too, gets
+    the author the plain bisect over the cumulative weights gives."""
+    cumulative = _zipf_cumulative(20_000, 0.8)
+    plain, bucketed = _Pick(range(20_000), cumulative), _Pick(range(20_000), cumulative, buckets=AUTHOR_BUCKETS)
+    rng = random.Random(3)
+    edges = [b / AUTHOR_BUCKETS for b in range(AUTHOR_BUCKETS)]
+    fractions = ([rng.random() for _ in range(50_000)] + edges + [e - 2 ** -53 for e in edges[1:]]
+                 + [1 - 2 ** -53, 0.0])
+    assert [bucketed.at(f) for f in fractions] == [plain.at(f) for f in fractions]
