@@ -122,7 +122,8 @@ class _Pick:
     each 1/buckets of the weight starts and ends narrows the bisect first: the same item every
     time, and most draws need no comparison at all. Over the 20,000 authors the plain bisect took
     7.4% of the launcher's CPU under perf during ingest (1.4-1.8% with the table), nearly all of it
-    the float comparisons of its 15 steps through a list that is not in the cache.
+    the float comparisons of its 15 steps (in a tight loop, with the weights in the cache, it
+    looked cheap).
     """
 
     def __init__(self, items, cumulative, buckets: int = 0):
