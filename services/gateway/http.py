@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.errors import HTTP_STATUS, BadRequest
 from services.gateway.auth import TokenTable, bearer_token, required_role
+from services.gateway.rpc import RpcTimeout
 from services.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def json_endpoint(route: str, role=BY_METHOD):
                 response = error_response(error.status, str(error), error.headers)
             except BadRequest as error:
                 response = error_response(400, str(error))
+            except RpcTimeout as error:
+                log.warning("%s: %s", route, error)
+                response = error_response(504, str(error))
             except RemoteError as error:
                 status = HTTP_STATUS.get(error.exc_type, 500)
                 if status == 500 and error.exc_type not in HTTP_STATUS:

@@ -189,6 +189,7 @@ def _content(description: str, *media_types: str) -> dict:
 
 BAD_REQUEST = _error("the input is not acceptable; `error` names each parameter and why")
 FAILED = _error("a service failed; `error` says which and why")
+TIMED_OUT = _error("a service did not answer within RPC_TIMEOUT seconds (30 by default)")
 
 
 def parameters_of(model: type[BaseModel], where: str = "query", only: tuple[str, ...] | None = None) -> list[dict]:
@@ -234,25 +235,25 @@ def _paths() -> dict:
         "/launch": {"post": _operation(
             "Start a stream run with track terms", "streams",
             {"200": _json("the run started", _ref(LaunchAnswer)), "400": BAD_REQUEST,
-             "409": _error("another run is active"), "500": FAILED},
+             "409": _error("another run is active"), "500": FAILED, "504": TIMED_OUT},
             body={"required": True, "content": {"application/json": {"schema": _ref(LaunchRequest)}}},
         )},
         "/stop": {"post": _operation(
             "Stop the active run", "streams",
             {"200": _json("the run stopped; its final figures", _ref(RunAnswer)),
-             "409": _error("no run is active"), "500": FAILED},
+             "409": _error("no run is active"), "500": FAILED, "504": TIMED_OUT},
         )},
         "/statistics": {"get": _operation(
             "Amount, speed and elapsed time over every run", "streams",
-            {"200": _json("the figures", _ref(StatisticsAnswer)), "500": FAILED},
+            {"200": _json("the figures", _ref(StatisticsAnswer)), "500": FAILED, "504": TIMED_OUT},
         )},
         "/statistics/runs": {"get": _operation(
             "Every run with its figures, oldest first", "streams",
-            {"200": _json("the runs", _array_of(RunAnswer)), "500": FAILED},
+            {"200": _json("the runs", _array_of(RunAnswer)), "500": FAILED, "504": TIMED_OUT},
         )},
         "/statistics/runs/{run_id}": {"get": _operation(
             "One run's figures", "streams",
-            {"200": _json("the run", _ref(RunAnswer)), "404": _error("no such run"), "500": FAILED},
+            {"200": _json("the run", _ref(RunAnswer)), "404": _error("no such run"), "500": FAILED, "504": TIMED_OUT},
             parameters=[{"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
         )},
         "/api/v1/populate": {"post": _operation(
@@ -264,37 +265,37 @@ def _paths() -> dict:
         )},
         "/api/v1/users": {"get": _operation(
             "The five most-followed authors", "views",
-            {"200": _json("the authors", _array_of(TopUser)), "500": FAILED},
+            {"200": _json("the authors", _array_of(TopUser)), "500": FAILED, "504": TIMED_OUT},
         )},
         "/api/v1/hour": {"get": _operation(
             "Tweets per hour", "views",
             {"200": _json("`by=hour`: each hour (UTC) with tweets, in time order; `by=hour_of_day`: 24 rows",
                           {"anyOf": [_array_of(HourCount), _array_of(HourOfDayCount)]}),
-             "400": BAD_REQUEST, "500": FAILED},
+             "400": BAD_REQUEST, "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(HourQuery),
         )},
         "/api/v1/tags": {"get": _operation(
             "Tweets per tag, country and language, biggest first", "views",
-            {"200": _json("the rows", _array_of(TagCount)), "400": BAD_REQUEST, "500": FAILED},
+            {"200": _json("the rows", _array_of(TagCount)), "400": BAD_REQUEST, "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(TagsQuery),
         )},
         "/api/v1/hashtags/top": {"get": _operation(
             "The most used hashtags in a time window", "analytics",
             {"200": _json("most used first, ties by tag", _array_of(HashtagCount)), "400": BAD_REQUEST,
-             "500": FAILED},
+             "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(TopHashtagsRequest), description=window,
         )},
         "/api/v1/aggregates": {"get": _operation(
             "Tweets per minute in a time window, with filters", "analytics",
             {"200": _json("every minute of the window in order, 0 where no tweet", _array_of(MinuteCount)),
-             "400": BAD_REQUEST, "500": FAILED},
+             "400": BAD_REQUEST, "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(AggregatesRequest),
             description=window + " Filters combine with AND.",
         )},
         "/api/v1/users/{username}/tweets": {"get": _operation(
             "One author's profile and newest tweets", "analytics",
             {"200": _json("the author and tweets", _ref(UserTweetsAnswer)), "400": BAD_REQUEST,
-             "404": _error("no stored tweet has this author"), "500": FAILED},
+             "404": _error("no stored tweet has this author"), "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(UserTweetsRequest, "path", ("username",))
             + parameters_of(UserTweetsRequest, "query", ("limit",)),
         )},

@@ -1,7 +1,7 @@
 """Live analytics: top hashtags, minute aggregates, user profiles (/api/v1/...)."""
-from nameko.rpc import RpcProxy
 
 from services.gateway.http import http, json_endpoint
+from services.gateway.rpc import TimedRpcProxy
 from services.query.analytics_requests import (
     AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
 )
@@ -13,7 +13,7 @@ def query_parameters(request) -> dict:
 
 
 class AnalyticsRoutes:
-    query = RpcProxy("query")
+    query = TimedRpcProxy("query")
 
     @http("GET", "/api/v1/hashtags/top")
     @json_endpoint("/api/v1/hashtags/top")

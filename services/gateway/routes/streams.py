@@ -1,14 +1,14 @@
 """Launching and stopping runs, and the statistics across them."""
-from nameko.rpc import RpcProxy
 
 from services.gateway.coalesce import CoalescedStatistics
 from services.gateway.http import http, json_endpoint, read_json
+from services.gateway.rpc import TimedRpcProxy
 from services.schemas import LaunchRequest, validate
 
 
 class StreamRoutes:
-    launcher = RpcProxy("launcher")
-    statistics = RpcProxy("statistics")
+    launcher = TimedRpcProxy("launcher")
+    statistics = TimedRpcProxy("statistics")
     overall_statistics = CoalescedStatistics()
 
     @http("POST", "/launch")

@@ -1,7 +1,7 @@
 """The five REST views and populate (/api/v1/...), answered by the query service."""
-from nameko.rpc import RpcProxy
 
 from services.gateway.http import http, json_endpoint, read_json
+from services.gateway.rpc import TimedRpcProxy
 from services.query.requests import HourQuery, PopulateRequest, TagsQuery
 from services.schemas import validate
 
@@ -12,7 +12,7 @@ def query_of(request) -> dict:
 
 
 class ViewRoutes:
-    query = RpcProxy("query")
+    query = TimedRpcProxy("query", unbounded=("populate",))
 
     @http("POST", "/api/v1/populate")
     @json_endpoint("/api/v1/populate")
