@@ -129,6 +129,8 @@ class _Pick:
     def __init__(self, items, cumulative, buckets: int = 0):
         self.items, self.cumulative, self.total = list(items), cumulative, cumulative[-1]
         self.buckets = buckets
+        if buckets & (buckets - 1):
+            raise ValueError(f"buckets must be a power of two, not {buckets}")
         if buckets:
             # edges[b]: the bisect's answer at the start of bucket b; a fraction in bucket b gets an
             # answer between edges[b] and edges[b + 1] (a bisect is monotonic in its value)

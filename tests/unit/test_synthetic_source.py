@@ -3,6 +3,7 @@ import random
 from collections import Counter
 
 import orjson
+import pytest
 
 from services.sources.synthetic import (
     AUTHOR_BUCKETS, BODY_POOL, POPULATE_TAGS, SyntheticSource, _Pick, _seed_tables, _zipf_cumulative,
@@ -115,3 +116,9 @@ def test_the_author_table_picks_exactly_what_the_bisect_picks():
     fractions = ([rng.random() for _ in range(50_000)] + edges + [e - 2 ** -53 for e in edges[1:]]
                  + [1 - 2 ** -53, 0.0])
     assert [bucketed.at(f) for f in fractions] == [plain.at(f) for f in fractions]
+
+
+def test_a_bucket_table_that_is_not_a_power_of_two_is_refused():
+    """Only a power of two gives every bucket exact bounds, which the exact answer relies on."""
+    with pytest.raises(ValueError, match="power of two"):
+        _Pick(range(10), _zipf_cumulative(10), buckets=1000)
