@@ -1,10 +1,10 @@
 """Health (/api/health) and Prometheus metrics (/metrics)."""
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.http import http, json_endpoint
+from services.gateway.rpc import TimedRpcProxy
 from services.observability.metrics import HEALTH, render_latest
 
 # The health service answers within about 3 s even when a dependency hangs; past this
@@ -38,7 +38,7 @@ def ask_health(health, timeout: float) -> tuple[int, dict]:
 
 
 class OpsRoutes:
-    health = RpcProxy("health")
+    health = TimedRpcProxy("health", unbounded=("check",))  # ask_health keeps its own deadline
 
     @http("GET", "/api/health")
     @json_endpoint("/api/health")
