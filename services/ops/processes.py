@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from services.ops.supervise import QUIET_WARNINGS, available_services
+from services.ops.supervise import QUIET_WARNINGS, available_services, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ class ServiceProcesses:
                 [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config" / "config.yml"),
                  module or f"services.{name}"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                env=dict(self.env, SERVICE_NAME=name, METRICS_PORT=str(self.metrics_ports[key]), **env),
+                env=dict(service_env(name, self.env), SERVICE_NAME=name, METRICS_PORT=str(self.metrics_ports[key]), **env),
             )
         self.processes[key] = process
         return process
