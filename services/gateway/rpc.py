@@ -10,7 +10,7 @@ is now declared before a request can use it, and the deadline bounds whatever el
 """
 import eventlet
 from eventlet.event import Event
-from nameko.rpc import RpcProxy
+from nameko.rpc import ReplyListener, RpcProxy
 
 DEFAULT_RPC_TIMEOUT = 30.0
 
@@ -53,31 +53,37 @@ class TimedServiceProxy:
                            self._reply_queue_declared)
 
 
+class DeclaredReplyListener(ReplyListener):
+    """Nameko's reply listener (one per container, shared by every proxy that uses it), which also
+    declares its queue at start: its consumer does too, but maybe only after HTTP has started.
+    ``declared`` is set once the queue exists."""
+
+    def setup(self):
+        super().setup()
+        self.declared = Event()
+
+    def start(self):
+        super().start()
+        # like the consumer, wait for a broker that is away for as long as it takes
+        with self.queue_consumer.connection as connection:
+            connection.ensure_connection(max_retries=None)
+            self.queue(connection.default_channel).declare()
+        self.declared.send()
+
+
 class TimedRpcProxy(RpcProxy):
     """``RpcProxy`` whose calls raise ``RpcTimeout`` after RPC_TIMEOUT seconds, except the
     methods named in ``unbounded`` (work that may rightly take longer, such as populate waiting
     out the X API's rate limit, or a caller that keeps its own deadline). No call is published
     before its reply queue exists."""
 
+    rpc_reply_listener = DeclaredReplyListener()
+
     def __init__(self, target_service: str, unbounded: tuple[str, ...] = (), **options):
         super().__init__(target_service, **options)
         self.unbounded = frozenset(unbounded)
 
-    def setup(self):
-        super().setup()
-        self.reply_queue_declared = Event()
-
-    def start(self):
-        super().start()
-        # The reply consumer declares this queue too, but maybe only after HTTP has started.
-        # Like that consumer, wait for a broker that is away for as long as it takes.
-        listener = self.rpc_reply_listener
-        with listener.queue_consumer.connection as connection:
-            connection.ensure_connection(max_retries=None)
-            listener.queue(connection.default_channel).declare()
-        self.reply_queue_declared.send()
-
     def get_dependency(self, worker_ctx):
         timeout = float(self.container.config.get("RPC_TIMEOUT") or DEFAULT_RPC_TIMEOUT)
         return TimedServiceProxy(super().get_dependency(worker_ctx), timeout, self.unbounded,
-                                 self.reply_queue_declared)
+                                 self.rpc_reply_listener.declared)

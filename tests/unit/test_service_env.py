@@ -1,5 +1,10 @@
 """Every way of starting the services gives the filter its own worker count: make run, the
 test/bench process starter and docker-compose."""
+import subprocess
+from unittest import mock
+
+import pytest
+
 from services.ops.supervise import FILTER_MAX_WORKERS, service_env
 from tests.unit.test_compose_static import compose_services
 
@@ -13,10 +18,19 @@ def test_the_filter_runs_its_own_worker_count_and_the_others_keep_theirs():
     assert env == {"MAX_WORKERS": "10"}   # the caller's environment is left as it was
 
 
-def test_the_process_starter_applies_it(tmp_path):
-    from services.ops.processes import ServiceProcesses
-    starter = ServiceProcesses({"MAX_WORKERS": "10"}, tmp_path)
-    assert service_env("filter", starter.env)["MAX_WORKERS"] == "20"
+@pytest.mark.parametrize("name, workers", [("filter", "20"), ("query", "10")])
+def test_both_process_starters_give_it_to_the_filter_alone(monkeypatch, tmp_path, name, workers):
+    from services.ops import processes, supervise
+    started = []
+    monkeypatch.setenv("MAX_WORKERS", "10")
+    monkeypatch.delenv("FILTER_MAX_WORKERS", raising=False)
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, env, **kwargs: started.append(env) or mock.Mock())
+    monkeypatch.setattr(supervise.threading, "Thread", mock.Mock())
+
+    processes.ServiceProcesses({}, tmp_path).start(name)   # tests, the bench, the soak
+    supervise.start(name, 0, "config/config.yml", tmp_path)   # make run
+
+    assert [env["MAX_WORKERS"] for env in started] == [workers, workers]
 
 
 def test_docker_compose_gives_the_filter_the_same_default():
