@@ -18,6 +18,8 @@ import re
 import sys
 from typing import Iterable, TextIO
 
+import orjson
+
 LOGGING_YAML = """\
 LOGGING:
   version: 1
@@ -65,8 +67,12 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = record.exc_text
         if record.stack_info:
             entry["stack"] = record.stack_info
-        # default=str: an extra that is not JSON (a datetime, a Decimal) must not lose the line
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # default=str: an extra that is not JSON (a datetime, a Decimal) must not lose the line.
+        # orjson: the gateway logs a line per request, and json.dumps was 2.6% of its CPU under load
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:   # what orjson refuses (an int over 64 bits, a lone surrogate)
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 # scheme://user:PASSWORD@host -- the user part stops at ':' '/' '@', the password at '@'.

@@ -29,6 +29,10 @@ NAME = "tweets_soak"
 TRACK = ["the", "love", "music"]
 
 
+# an error in a service's JSON log (services/observability/logs.py), or a traceback it printed raw
+ERROR_LINE = re.compile(r'"level": ?"(ERROR|CRITICAL)"|^Traceback')
+
+
 def setting(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
@@ -77,7 +81,7 @@ class Services(ServiceProcesses):
         found = []
         for path in sorted(self.log_dir.glob("*.log")):
             for line in path.read_text(errors="replace").splitlines():
-                if re.search(r'"level": "(ERROR|CRITICAL)"|^Traceback', line):
+                if ERROR_LINE.search(line):
                     found.append(f"{path.stem}: {line[:300]}")
         return found
 

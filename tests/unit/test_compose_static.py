@@ -473,6 +473,22 @@ def test_json_formatter_writes_one_object_per_line_with_the_fields(log_to_buffer
     assert "run_id" not in second and "batch" not in second
 
 
+def test_json_formatter_keeps_a_line_orjson_refuses(log_to_buffer):
+    logger, buffer = log_to_buffer
+    logger.info("huge batch", extra={"batch": 2**70})   # over 64 bits: orjson refuses it
+    [entry] = lines_of(buffer)
+    assert entry["batch"] == 2**70 and entry["message"] == "huge batch"
+
+
+def test_the_soak_finds_the_formatters_error_lines(log_to_buffer):
+    from services.ops.soak import ERROR_LINE
+    logger, buffer = log_to_buffer
+    logger.error("lost the broker")
+    logger.info("level ERROR mentioned in a message")
+    error, info = buffer.getvalue().splitlines()
+    assert ERROR_LINE.search(error) and not ERROR_LINE.search(info)
+
+
 def test_json_formatter_keeps_the_traceback(log_to_buffer):
     logger, buffer = log_to_buffer
     try:
