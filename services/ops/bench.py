@@ -593,6 +593,10 @@ def table(report: dict) -> str:
                  f"{report['cpu_stolen']['views']:.0%}, 32 conn {report['cpu_stolen']['throughput']:.0%}"))
     rows.append(("/statistics at 32 conn", f"{report['statistics_rps']:,.0f} req/s", report["load_generator"]))
     rows.append(("bare nameko @http at 32 conn", f"{report['bare_http_rps']:,.0f} req/s", report["load_generator"]))
+    rows.append(("cores used at 32 conn", "", "; ".join(
+        f"{target}: " + ", ".join(f"{part} {cores}" for part, cores in sorted(
+            report["throughput"][target].get("cores_used", {}).items(), key=lambda kv: -kv[1]))
+        for target in ("statistics", "bare_http"))))
     for service, mb in report["peak_rss_mb"].items():
         rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "VmHWM after the ingest phases"))
     worst = max(report["contention"].values(), key=lambda c: c["other_nameko_processes"])
@@ -685,9 +689,18 @@ def main() -> int:
                                     f"python thread pool, {CONCURRENCY} connections, {LOAD_SECONDS} s")
         say(f"throughput at 32 connections with {report['load_generator']}")
         generate = (lambda url: load_with_wrk(wrk, url)) if wrk else load_with_threads
+
+        def load(url: str) -> dict:
+            # the cores each process used under the load: a gateway short of a full core was
+            # waiting (for the statistics service, the broker), not working
+            before, began = cpu_seconds(services), time.monotonic()
+            result = generate(url)
+            result["cores_used"] = cpu_share(before, cpu_seconds(services), time.monotonic() - began)
+            return result
+
         machine_before = machine_cpu()
-        report["throughput"] = {"statistics": generate(services.base_url + "/statistics"),
-                                "bare_http": generate(bare_url)}
+        report["throughput"] = {"statistics": load(services.base_url + "/statistics"),
+                                "bare_http": load(bare_url)}
         stolen_throughput = stolen_share(machine_before, machine_cpu())
         say(f"throughput: {report['throughput']}")
         report["contention"]["after_views"] = contention()
