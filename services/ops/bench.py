@@ -595,7 +595,7 @@ def table(report: dict) -> str:
     rows.append(("bare nameko @http at 32 conn", f"{report['bare_http_rps']:,.0f} req/s", report["load_generator"]))
     rows.append(("cores used at 32 conn", "", "; ".join(
         f"{target}: " + ", ".join(f"{part} {cores}" for part, cores in sorted(
-            report["throughput"][target].get("cores_used", {}).items(), key=lambda kv: -kv[1]))
+            report["throughput"][target]["cores_used"].items(), key=lambda kv: -kv[1]))
         for target in ("statistics", "bare_http"))))
     for service, mb in report["peak_rss_mb"].items():
         rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "VmHWM after the ingest phases"))
