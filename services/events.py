@@ -5,7 +5,9 @@ before its first dispatch: RabbitMQ drops events that reach an exchange with no 
 bound, and a filter that starts a moment after the launcher must not lose a batch.
 """
 from kombu import Connection, Queue
-from nameko.standalone.events import get_event_exchange
+from nameko.standalone.events import event_dispatcher, get_event_exchange
+
+from services.wire import DEFAULT_BATCH_COMPRESSION
 
 BATCH_SOURCE = "launcher"
 BATCH_EVENT = "tweet_batch"
@@ -23,3 +25,13 @@ def batch_queue(config: dict) -> Queue:
 def declare_batch_queue(config: dict) -> None:
     with Connection(config["AMQP_URI"]) as connection:
         batch_queue(config)(connection.default_channel).declare()
+
+
+def batch_compression(config: dict) -> str | None:
+    """How batches are compressed on the broker: BATCH_COMPRESSION, empty for not at all."""
+    return config.get("BATCH_COMPRESSION", DEFAULT_BATCH_COMPRESSION) or None
+
+
+def batch_dispatcher(config: dict):
+    """``dispatch(source, event, payload)`` for tweet batches; kombu decompresses them on delivery."""
+    return event_dispatcher(config, compression=batch_compression(config))

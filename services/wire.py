@@ -7,8 +7,29 @@ source gave, one per line. Encoding 500 tweets as JSON strings escaped every quo
 hold on one side and unescaped it on the other; as lines they cross untouched and the
 filter decodes each once. orjson never writes a raw newline, so the first one (if any)
 is where a batch's header ends.
+
+Tweet batches also travel compressed (``BATCH_COMPRESSION``, zstd by default; kombu compresses on
+publish and decompresses on delivery, by the message's ``compression`` header). RabbitMQ keeps a
+persistent message on disk: for 4 MB batches that was its largest cost.
 """
+import functools
+import sys
+
 import orjson
+from kombu import compression as kombu_compression
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
+ZSTD = "application/zstd"
+DEFAULT_BATCH_COMPRESSION = "zstd"
+# Level 1: level 3 made synthetic batches an eighth smaller (12.7 against 11.0 times smaller than
+# the raw lines) and took 1.4 times as long; the recorded stream payloads come out 5.5 times
+# smaller at level 1, 5.8 at level 3. kombu's own registration (when it has one) uses the default
+# level; the decoder is the same whatever the level.
+kombu_compression.register(functools.partial(zstd.compress, level=1), zstd.decompress, ZSTD, aliases=["zstd"])
 
 ITEMS = "items"
 

@@ -14,9 +14,8 @@ import uuid
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import event_dispatcher
 
-from services.events import BATCH_EVENT, BATCH_SOURCE, declare_batch_queue
+from services.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
 from services.launcher.batching import DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_SIZE, batches
 from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
@@ -50,7 +49,7 @@ class RunStreamer(DependencyProvider):
         # the write-ahead of each batch is one statement: one round trip in autocommit, where the
         # pool's ping, BEGIN, the statement and COMMIT took four
         self.announcing = make_engine(db_uri(config), pool_size=1, pre_ping=False, autocommit=True)
-        self.dispatch = event_dispatcher(config)
+        self.dispatch = batch_dispatcher(config)
         declare_batch_queue(config)
         self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
 

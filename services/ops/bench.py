@@ -41,6 +41,7 @@ from psycopg2 import sql
 from sqlalchemy import event
 
 from services import wire
+from services.events import batch_compression
 from services.filter.pipeline import prepare
 from services.launcher.batching import DEFAULT_BATCH_SIZE
 from services.ops.bulk_load import load as bulk_load
@@ -349,11 +350,12 @@ def limit_filter_cpu(items: list[bytes], track: list[str]) -> float:
 
 
 def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
-    """Publish the batches as the launcher does (the same encoding, persistent, confirmed) and
-    consume and decode them concurrently (prefetch as nameko's default max_workers); tweets/s
+    """Publish the batches as the launcher does (the same encoding and compression, persistent,
+    confirmed) and consume and decode them concurrently (prefetch as nameko's default max_workers); tweets/s
     from the first publish to the last ack."""
     exchange = Exchange("bench.events", type="topic", durable=True)
     queue = Queue("bench-tweet-batches", exchange=exchange, routing_key="tweet_batch", durable=True)
+    compression = batch_compression(os.environ)   # as config.yml gives it to the launcher
     bodies = [wire.dumps({"run_id": 0, "start": s, "end": s + len(items[s:s + BATCH_SIZE]), "source": "synthetic",
                           "track": track, "items": wire.RawLines(items[s:s + BATCH_SIZE])})
               for s in range(0, len(items), BATCH_SIZE)]
@@ -386,7 +388,7 @@ def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
         producer = connection.Producer(exchange=exchange)
         began = time.perf_counter()
         for body in bodies:
-            producer.publish(body, routing_key="tweet_batch", delivery_mode=2,
+            producer.publish(body, routing_key="tweet_batch", delivery_mode=2, compression=compression,
                              content_type="application/x-tweetstream", content_encoding="binary")
         published = time.perf_counter() - began
         done.wait(600)
@@ -633,7 +635,7 @@ def main() -> int:
                     "machine": machine_facts(), "track": track, "sample_match_ratio": round(sample_ratio, 4),
                     "settings": {"BENCH_TWEETS": tweets, "BENCH_BATCH1_TWEETS": batch1_tweets,
                                  "BENCH_LOAD": load_count, "BENCH_VIEW_REQUESTS": view_requests,
-                                 "batch_size": BATCH_SIZE},
+                                 "batch_size": BATCH_SIZE, "batch_compression": batch_compression(os.environ)},
                     "ingest_rate_timing": "tweets received / (max(run_batches.processed_at) - runs.started_at);"
                                           " processed_at is the start of the last batch's transaction",
                     "database_kept": BENCH_NAME}
