@@ -1,27 +1,25 @@
 """Tweet batches cross the real broker compressed (BATCH_COMPRESSION) and arrive as the lines that left."""
 import os
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import yaml
 from kombu import Connection
-from nameko.cli.main import setup_yaml_parser
 
 from services import wire
 from services.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, batch_queue, declare_batch_queue
 from services.sources.synthetic import SyntheticSource
+from tests.system import ROOT, nameko_config_loader
 
-CONFIG_YML = Path(__file__).resolve().parents[2] / "config" / "config.yml"
+CONFIG_YML = ROOT / "config" / "config.yml"
 
 
 def service_config(amqp_uri: str, **env) -> dict:
     """config/config.yml as `nameko run` reads it, with ``env`` set."""
-    setup_yaml_parser()
     with mock.patch.dict(os.environ, {"AMQP_URI": amqp_uri, **env}):
         if not env:
             os.environ.pop("BATCH_COMPRESSION", None)
-        return yaml.safe_load(CONFIG_YML.read_text())
+        return yaml.load(CONFIG_YML.read_text(), Loader=nameko_config_loader())
 
 
 def a_batch(count: int = 300) -> dict:

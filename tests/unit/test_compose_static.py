@@ -24,6 +24,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from services.observability import logs, metrics
+from tests.system import nameko_config_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -543,19 +544,6 @@ def test_redaction_ignores_unset_and_empty_variables(monkeypatch):
     monkeypatch.setenv("API_TOKENS", "")
     assert logs.secret_values() == []
     assert logs.redact("nothing to hide", []) == "nothing to hide"
-
-
-def nameko_config_loader():
-    """A YAML loader that substitutes ${VAR:default} as `nameko run` does, without
-    registering that on yaml.SafeLoader for the rest of the test session."""
-    from nameko.cli.main import IMPLICIT_ENV_VAR_MATCHER, env_var_constructor
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor("!env_var", env_var_constructor)
-    Loader.add_implicit_resolver("!env_var", IMPLICIT_ENV_VAR_MATCHER, None)
-    return Loader
 
 
 def test_logging_snippet_configures_json_lines_on_stdout(monkeypatch, capsys):
