@@ -5,6 +5,7 @@ before its first dispatch: RabbitMQ drops events that reach an exchange with no 
 bound, and a filter that starts a moment after the launcher must not lose a batch.
 """
 from kombu import Connection, Queue
+from kombu import compression as kombu_compression
 from nameko.standalone.events import event_dispatcher, get_event_exchange
 
 from services.wire import DEFAULT_BATCH_COMPRESSION
@@ -28,8 +29,17 @@ def declare_batch_queue(config: dict) -> None:
 
 
 def batch_compression(config: dict) -> str | None:
-    """How batches are compressed on the broker: BATCH_COMPRESSION, empty for not at all."""
-    return config.get("BATCH_COMPRESSION", DEFAULT_BATCH_COMPRESSION) or None
+    """How batches are compressed on the broker: BATCH_COMPRESSION (a compression kombu knows),
+    empty for not at all. Refused by name at start: at publish time the launcher would retry
+    the failing dispatch for ever."""
+    name = config.get("BATCH_COMPRESSION", DEFAULT_BATCH_COMPRESSION) or None
+    if name is not None:
+        try:
+            kombu_compression.get_encoder(name)
+        except KeyError:
+            raise ValueError(f"BATCH_COMPRESSION {name!r} is not a compression kombu knows; "
+                             f"use zstd, or leave it empty for none") from None
+    return name
 
 
 def batch_dispatcher(config: dict):

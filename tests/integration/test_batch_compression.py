@@ -8,6 +8,7 @@ from kombu import Connection
 
 from services import wire
 from services.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, batch_queue, declare_batch_queue
+from services.launcher.service import LauncherService
 from services.sources.synthetic import SyntheticSource
 from tests.system import ROOT, nameko_config_loader
 
@@ -68,3 +69,10 @@ def test_an_empty_batch_compression_sends_batches_as_they_are(amqp_uri):
     raw, delivered = dispatch_and_fetch(config, batch)
     assert "compression" not in (raw.headers or {})
     assert bytes(raw.body) == delivered.body == wire.dumps(batch)
+
+
+def test_an_unknown_batch_compression_stops_the_launcher_at_start(container_factory, nameko_config):
+    # at publish time the launcher would retry the failing dispatch for ever
+    container = container_factory(LauncherService, dict(nameko_config, BATCH_COMPRESSION="lz5"))
+    with pytest.raises(ValueError, match="BATCH_COMPRESSION 'lz5' is not a compression kombu knows"):
+        container.start()
