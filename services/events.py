@@ -8,11 +8,12 @@ from kombu import Connection, Queue
 from kombu import compression as kombu_compression
 from nameko.standalone.events import event_dispatcher, get_event_exchange
 
-from services.wire import DEFAULT_BATCH_COMPRESSION
+import services.wire  # noqa: F401 - registers zstd at the level batches use
 
 BATCH_SOURCE = "launcher"
 BATCH_EVENT = "tweet_batch"
 BATCH_HANDLER = ("filter", "handle_batch")
+DEFAULT_BATCH_COMPRESSION = "zstd"
 
 
 def batch_queue(config: dict) -> Queue:

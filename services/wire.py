@@ -24,7 +24,6 @@ else:
     from backports import zstd
 
 ZSTD = "application/zstd"
-DEFAULT_BATCH_COMPRESSION = "zstd"
 # Level -1 (zstd's fast levels): the recorded stream payloads come out 4.1 times smaller (5.5 at
 # level 1, 5.8 at level 3), synthetic ones 9.4 times (11.0 at level 1), and compressing took the
 # launcher 1.5 us a tweet less than level 1 (six interleaved pairs of runs of two ingests; README,

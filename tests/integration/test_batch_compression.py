@@ -44,15 +44,11 @@ def dispatch_and_fetch(config: dict, batch: dict):
         return raw, delivered
 
 
-@pytest.fixture
-def batch_config(amqp_uri):
-    return service_config(amqp_uri)
-
-
-def test_a_batch_travels_zstd_compressed_by_default_and_arrives_as_it_left(batch_config):
-    assert batch_config["BATCH_COMPRESSION"] == "zstd"
+def test_a_batch_travels_zstd_compressed_by_default_and_arrives_as_it_left(amqp_uri):
+    config = service_config(amqp_uri)
+    assert config["BATCH_COMPRESSION"] == "zstd"
     batch = a_batch()
-    raw, delivered = dispatch_and_fetch(batch_config, batch)
+    raw, delivered = dispatch_and_fetch(config, batch)
     encoded = wire.dumps(batch)
     assert raw.headers["compression"] == wire.ZSTD
     assert len(raw.body) * 4 < len(encoded)     # synthetic tweets compress about tenfold
