@@ -56,9 +56,11 @@ def prepare(batch: dict, pause=None) -> PreparedBatch:
             pause()
     matched = parsed.tweets
     authors: dict[int, User] = {}
+    users = parsed.users
     for tweet in matched:
-        if tweet.author_id not in authors and tweet.author_id in parsed.users:
-            authors[tweet.author_id] = parsed.users[tweet.author_id]
+        # one lookup: a Mapping's `in` goes through __getitem__, so `in` and then [] was two
+        if tweet.author_id not in authors and (author := users.get(tweet.author_id)) is not None:
+            authors[tweet.author_id] = author
     places = {t.place_id: parsed.places[t.place_id] for t in matched if t.place_id in parsed.places}
     counts = BatchCounts(received=parsed.received, matched=len(matched), bad=parsed.bad)
     return PreparedBatch(batch["run_id"], batch["start"], batch["end"], counts, matched, authors, places)
