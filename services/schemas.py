@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.errors import BadRequest
+from services.sources.synthetic import MAX_POSITIONS, MAX_SEED
 from services.tweets.track import MAX_PHRASES, phrase_problem
 
 
@@ -18,9 +19,9 @@ class _Strict(BaseModel):
 class LaunchRequest(_Strict):
     track: list[str] = Field(min_length=1, max_length=MAX_PHRASES)
     source: Literal["synthetic", "replay", "x"] | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     rate: float | None = Field(default=None, ge=0, le=1_000_000)
-    limit: int | None = Field(default=None, ge=1, le=10**10)
+    limit: int | None = Field(default=None, ge=1, le=MAX_POSITIONS)
     files: list[str] | None = Field(default=None, min_length=1, max_length=100)
     batch_size: int | None = Field(default=None, ge=1, le=5000)
 

@@ -12,6 +12,7 @@ from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.schemas import LaunchRequest, validate
 from services.sources import SourceCredentials, default_source_name
+from services.sources.synthetic import MAX_SEED
 from services.storage import runs
 from services.storage.database import Database, retry_transient
 
@@ -47,7 +48,7 @@ def launch_run(engine, streamer: RunStreamer, config: dict, request: dict) -> di
     options = launch.model_dump(exclude={"track", "source"}, exclude_none=True)
     if source_name == "synthetic" and "seed" not in options:
         # recorded so that a replica taking the run over produces the same tweets
-        options["seed"] = int(time.time() * 1000) % (2**31 - 1)
+        options["seed"] = int(time.time() * 1000) % (MAX_SEED + 1)
     # Building the source checks its options (files, credentials) before a run exists; what it
     # prepares (the synthetic source's bodies) is kept for the run by its seed.
     draft = {"id": 0, "source": source_name, "options": options, "track": launch.track}

@@ -55,7 +55,16 @@ PLACES = (("US", "United States", "Chicago, IL"), ("US", "United States", "Austi
           ("TR", "Turkey", "Istanbul, Turkey"), ("KR", "South Korea", "Seoul, Korea"),
           ("ID", "Indonesia", "Jakarta, Indonesia"), ("NG", "Nigeria", "Lagos, Nigeria"))
 PLACE_SHARE = 0.3          # share of tweets that carry a place
+# Stream tweet ids are X snowflakes ((ms since X's epoch) << 22 | worker << 12 | sequence): each
+# seed owns the 2**30 ids that follow TWEET_ID_BASE + seed << 30 (256 ms of snowflake time, every
+# worker and sequence), so the moment in the high bits comes from the seed (2022 for seed 0, 2037
+# for the largest), every (seed, position) the API accepts gets an id of its own, and the largest
+# stays below 2**63, a PostgreSQL bigint. A stream ends at MAX_POSITIONS items, limit or not.
 TWEET_ID_BASE = 1_500_000_000_000_000_000
+POSITION_BITS = 30
+MAX_POSITIONS = 1 << POSITION_BITS
+MAX_SEED = 2**31 - 1
+# populate's ids (below every stream id: a sample never takes a streamed tweet's id)
 SEARCH_ID_BASE = 1_400_000_000_000_000_000
 
 # Context annotations as the X API attaches them (domains and entities seen in the recorded samples)
@@ -97,6 +106,13 @@ def _mix(value: int) -> int:
     value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
     return value ^ (value >> 31)
+
+
+def stream_tweet_id(seed: int, position: int) -> int:
+    """The id of the stream's item ``position`` for ``seed`` (see TWEET_ID_BASE)."""
+    if not 0 <= seed <= MAX_SEED or not 0 <= position < MAX_POSITIONS:
+        raise ValueError(f"seed {seed} or position {position} is outside the synthetic stream's ids")
+    return TWEET_ID_BASE + (seed << POSITION_BITS) + position
 
 
 def _compact(rendered: bytes) -> bytes:
@@ -252,6 +268,8 @@ class SyntheticSource(TweetSource):
     def __init__(self, seed: int = 1, rate: float = 50.0, limit: int | None = None,
                  users: int = 20_000, run_id: int | None = None, clock=time.monotonic, sleep=time.sleep):
         self.seed = int(seed)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed {self.seed} is outside 0 to {MAX_SEED}")
         self.rate = float(rate)
         self.limit = limit
         self.run_id = run_id
@@ -416,7 +434,7 @@ class SyntheticSource(TweetSource):
         data_rest, includes_rest, mentioned_ids = self._body(draw % BODY_POOL)
         author = self.pick_user.at(((draw >> 12) & 0xFFFFFFFFFF) / 2 ** 40)
         author_id = self._user_ids[author]
-        tweet_id = b"%d" % (TWEET_ID_BASE + self.seed * 10_000_000_000 + position)
+        tweet_id = b"%d" % stream_tweet_id(self.seed, position)
         if author_id in mentioned_ids:
             author_json = b""
             if includes_rest.startswith(b","):
@@ -435,7 +453,7 @@ class SyntheticSource(TweetSource):
             b',"matching_rules":', self._matching_rules, b"}"))
 
     def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
-        positions = itertools.count(start) if self.limit is None else range(start, self.limit)
+        positions = range(start, MAX_POSITIONS if self.limit is None else min(self.limit, MAX_POSITIONS))
         created_at = b""
         for count, position in enumerate(paced(positions, self.rate, self._clock, self._sleep)):
             # formatting the clock per tweet cost a tenth of the launcher; even looking the

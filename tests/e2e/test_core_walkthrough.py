@@ -43,6 +43,19 @@ def test_launch_watch_stop_and_one_run_at_a_time(fresh_system):
     assert system.post("/stop").status_code == 409
 
 
+def test_ten_launches_without_a_seed_each_store_tweets_and_fail_no_batch(fresh_system, engine):
+    # the seed is drawn from the clock: whatever it is today, the run must store what it matched
+    system = fresh_system
+    for _ in range(10):
+        run = system.wait_run_done(launch(system, track=["the"], rate=0, limit=200))
+        assert run["received"] == 200 and run["stored"] == run["matched"] > 0, run
+        assert run["error"] is None
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM failed_batches")).scalar() == 0
+        seeds = conn.execute(text("SELECT options->>'seed' FROM runs")).scalars().all()
+    assert all(seed is not None for seed in seeds)
+
+
 def test_same_seed_gives_equal_runs_and_tweets_are_kept_once(fresh_system, engine):
     system = fresh_system
     runs = [system.wait_run_done(launch(system, track=["the", "love"], rate=0, seed=5, limit=1500))

@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                response_schema_conformance, status_code_conformance)
 
 from services.gateway.openapi import openapi_document
+from services.sources.synthetic import MAX_POSITIONS
 from tests.e2e.test_http_errors import WIRED
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,7 @@ def bounded(case) -> None:
     body = case.body
     if case.operation.path == "/launch" and isinstance(body, dict):
         limit = body.get("limit")
-        if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 10**10):
+        if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_POSITIONS):
             body["limit"] = min(limit or LAUNCH_LIMIT, LAUNCH_LIMIT)
 
 
