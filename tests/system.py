@@ -51,7 +51,8 @@ class System(ServiceProcesses):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = self.get(f"/statistics/runs/{run_id}").json()
-            if run["status"] != "active" and run["committed_items"] >= run["dispatched_items"]:
+            if run["status"] not in ("active", "draining") and (
+                    run["committed_items"] + run["failed_items"] >= run["dispatched_items"]):
                 return run
             time.sleep(0.3)
         raise TimeoutError(f"run {run_id} did not finish: {run}\n{self.tail()}")

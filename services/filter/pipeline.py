@@ -16,7 +16,10 @@ from services.observability.metrics import (
     BATCH_SECONDS, BATCHES, DB_ERRORS, TWEETS_BAD, TWEETS_MATCHED, TWEETS_RECEIVED, TWEETS_STORED,
 )
 from services.storage.database import retry_transient
-from services.storage.ingest import BatchCounts, claim_batches, record_committed, store_tweets
+from services.storage.ingest import (
+    BatchCounts, claim_batches, failed_batches_of, forget_failed_batch, record_bad_reasons, record_committed,
+    record_failed_batch, store_tweets,
+)
 from services.tweets.parse import ParsedBatch, Place, Tweet, User, parse_documents
 from services.tweets.track import TrackMatcher
 
@@ -40,6 +43,7 @@ class PreparedBatch:
     matched: list[Tweet]
     authors: dict[int, User]
     places: dict[str, Place]
+    bad_reasons: dict[str, int]
 
 
 def prepare(batch: dict, pause=None) -> PreparedBatch:
@@ -63,7 +67,8 @@ def prepare(batch: dict, pause=None) -> PreparedBatch:
             authors[tweet.author_id] = author
     places = {t.place_id: parsed.places[t.place_id] for t in matched if t.place_id in parsed.places}
     counts = BatchCounts(received=parsed.received, matched=len(matched), bad=parsed.bad)
-    return PreparedBatch(batch["run_id"], batch["start"], batch["end"], counts, matched, authors, places)
+    return PreparedBatch(batch["run_id"], batch["start"], batch["end"], counts, matched, authors, places,
+                         dict(getattr(parsed, "bad_reasons", {})))
 
 
 def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:
@@ -92,6 +97,7 @@ def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:
             new_ids -= mine
             stored[id(b)] = len(mine)
         record_committed(cursor, [(b.run_id, b.start, b.end, b.counts, stored[id(b)]) for b in claimed])
+        record_bad_reasons(cursor, [(b.run_id, b.bad_reasons) for b in claimed if b.bad_reasons])
         return [stored.get(id(b)) for b in batches]
 
 
@@ -110,11 +116,15 @@ def record_failure(engine, batch: dict, error: BaseException) -> None:
     kept = dict(batch, items=[bytes(item).decode("utf-8", "replace") if isinstance(item, (bytes, memoryview))
                               else item for item in batch["items"]])
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO failed_batches (run_id, start_pos, error, payload) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (batch["run_id"], batch["start"], f"{type(error).__name__}: {error}", orjson.dumps(kept).decode()),
-        )
+        record_failed_batch(conn.connection.cursor(), batch["run_id"], batch["start"], batch["end"],
+                            cause(error), orjson.dumps(kept).decode())
+
+
+def cause(error: BaseException) -> str:
+    """What a failed batch shows as its cause: the error's first line (a database error's detail
+    lines follow it), bounded."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}"[:500]
 
 
 def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
@@ -137,9 +147,50 @@ def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
                  extra={"run_id": batch["run_id"], "batch": batch["start"]})
         return None
     BATCHES.labels(outcome="stored").inc()
+    if prepared.counts.bad:
+        log.warning("batch %s of run %s: %d bad items skipped (%s)", batch["start"], batch["run_id"],
+                    prepared.counts.bad, ", ".join(f"{reason}: {n}" for reason, n in sorted(prepared.bad_reasons.items())),
+                    extra={"run_id": batch["run_id"], "batch": batch["start"]})
     TWEETS_RECEIVED.labels(source=source).inc(prepared.counts.received)
     TWEETS_MATCHED.labels(source=source).inc(prepared.counts.matched)
     TWEETS_BAD.labels(source=source).inc(prepared.counts.bad)
     TWEETS_STORED.labels(source=source).inc(stored)
     BATCH_SECONDS.observe(time.perf_counter() - began)
     return stored
+
+
+def retry_failed(engine, run_id: int, commit=None) -> dict:
+    """Send a run's failed batches through prepare and commit again, each once. The ledger decides
+    what is new: a batch committed since it failed (a takeover's resend) stores nothing twice. A
+    batch that fails again stays kept, with its new cause."""
+    commit = commit or commit_alone(engine)
+    with engine.connect() as conn:
+        kept = failed_batches_of(conn.connection.cursor(), run_id)
+    retried = stored = still_failing = tweets = 0
+    for start, payload in kept:
+        batch = orjson.loads(payload)
+        retried += 1
+        try:
+            prepared = prepare(batch)
+            new = commit(prepared)
+        except Exception as error:
+            still_failing += 1
+            BATCHES.labels(outcome="failed").inc()
+            log.warning("retried batch %s of run %s failed again: %s", start, run_id, cause(error),
+                        extra={"run_id": run_id, "batch": start})
+            retry_transient(lambda: record_failure(engine, batch, error))
+            continue
+        stored += 1
+        if new is None:   # committed before: only the kept copy goes
+            def forget():
+                with engine.begin() as conn:
+                    forget_failed_batch(conn.connection.cursor(), run_id, start)
+            retry_transient(forget)
+        else:
+            tweets += new
+            BATCHES.labels(outcome="stored").inc()
+    if retried:
+        log.info("run %s: %d failed batches retried, %d stored, %d still failing", run_id, retried, stored,
+                 still_failing, extra={"run_id": run_id})
+    return {"run_id": run_id, "retried": retried, "stored": stored, "still_failing": still_failing,
+            "tweets_stored": tweets}

@@ -4,10 +4,11 @@ import gc
 import eventlet
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 
 from services.events import BATCH_EVENT, BATCH_SOURCE
 from services.filter.committer import GroupCommitter
-from services.filter.pipeline import process_batch
+from services.filter.pipeline import process_batch, retry_failed
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage.database import Database
 
@@ -39,3 +40,8 @@ class FilterService:
     @event_handler(BATCH_SOURCE, BATCH_EVENT)
     def handle_batch(self, batch: dict):
         process_batch(self.db, batch, commit=self.commit, pause=eventlet.sleep)
+
+    @rpc
+    def retry_failed(self, run_id: int) -> dict:
+        """Send the run's failed batches through again (the launcher's retry_failed asks for it)."""
+        return retry_failed(self.db, int(run_id), commit=self.commit)

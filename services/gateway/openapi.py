@@ -51,19 +51,34 @@ class RunAnswer(BaseModel):
     run_id: int
     track: list[str]
     source: str
-    status: Literal["active", "stopped", "finished", "failed"]
+    status: Literal["active", "draining", "stopped", "finished", "failed"] = Field(
+        description="`draining`: ended by itself, its last batches not all committed yet; its figures are final "
+                    "once it reads `finished`")
     started_at: datetime
     stopped_at: datetime | None
     received: int
     matched: int
     bad: int
+    bad_reasons: dict[str, int] = Field(default_factory=dict, description="`bad` by reason")
     stored: int
     amount: int
     elapsed_time: int
     speed: float
     dispatched_items: int
     committed_items: int
-    error: str | None = None
+    failed_batches: int = Field(description="batches kept as failed (POST /statistics/runs/{run_id}/retry "
+                                            "sends them through again)")
+    failed_items: int = Field(description="source items in those batches")
+    error: str | None = Field(default=None, description="the run's own failure, else its first failed batch's cause")
+
+
+class RetryAnswer(BaseModel):
+    """What a retry of a run's failed batches did (each batch once; the ledger keeps every tweet once)."""
+    run_id: int
+    retried: int = Field(description="failed batches sent through again")
+    stored: int = Field(description="of them, now committed")
+    still_failing: int = Field(description="of them, failed again: kept with their new cause")
+    tweets_stored: int = Field(description="tweets stored for the first time by the retry")
 
 
 class PopulateAnswer(BaseModel):
@@ -130,7 +145,7 @@ class UserTweetsAnswer(BaseModel):
 
 REQUEST_MODELS = (LaunchRequest, PopulateRequest, HourQuery, TagsQuery, TopHashtagsRequest, AggregatesRequest,
                   UserTweetsRequest)
-ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, StatisticsAnswer, RunAnswer, PopulateAnswer, TopUser, HourCount,
+ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, StatisticsAnswer, RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
                  HourOfDayCount, TagCount, HealthAnswer, HashtagCount, MinuteCount, UserTweet, UserTweetsAnswer)
 
 
@@ -255,6 +270,12 @@ def _paths() -> dict:
         "/statistics/runs/{run_id}": {"get": _operation(
             "One run's figures", "streams",
             {"200": _json("the run", _ref(RunAnswer)), "404": _error("no such run"), "500": FAILED, "504": TIMED_OUT},
+            parameters=[{"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        )},
+        "/statistics/runs/{run_id}/retry": {"post": _operation(
+            "Send a run's failed batches through the filter again (admin)", "streams",
+            {"200": _json("what the retry did", _ref(RetryAnswer)), "404": _error("no such run"),
+             "500": FAILED, "504": TIMED_OUT},
             parameters=[{"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
         )},
         "/api/v1/populate": {"post": _operation(

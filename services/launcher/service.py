@@ -4,10 +4,10 @@ import logging
 import time
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.errors import Conflict
+from services.errors import Conflict, NotFound
 from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.schemas import LaunchRequest, validate
@@ -28,6 +28,7 @@ class LauncherService:
     streamer = RunStreamer()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
+    filter = RpcProxy("filter")
 
     @rpc
     def launch(self, request: dict) -> dict:
@@ -36,6 +37,11 @@ class LauncherService:
     @rpc
     def stop(self) -> dict:
         return stop_run(self.db, self.streamer, float(self.config.get("STOP_DRAIN_SECONDS", 10)))
+
+    @rpc
+    def retry_failed(self, run_id: int) -> dict:
+        """Send the run's failed batches through the filter again: ``{"retried", "stored", "still_failing"}``."""
+        return retry_failed_batches(self.db, self.filter, int(run_id))
 
     @timer(interval=2)
     def keep_runs(self):
@@ -81,11 +87,20 @@ def stop_run(engine, streamer: RunStreamer, drain_seconds: float) -> dict:
     while True:
         with engine.connect() as conn:
             figures = runs.run_figures(conn, run_id)
-        if figures["committed_items"] >= figures["dispatched_items"] or time.monotonic() > deadline:
+        accounted = figures["committed_items"] + figures["failed_items"]
+        if accounted >= figures["dispatched_items"] or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     log.info("run %s stopped: %s matched", run_id, figures["amount"], extra={"run_id": run_id})
     return figures
+
+
+def retry_failed_batches(engine, filter_service, run_id: int) -> dict:
+    with engine.connect() as conn:
+        if runs.get_run(conn, run_id) is None:
+            raise NotFound(f"run {run_id} does not exist")
+    # the filter retries them: the same parse, the same ledger and group commit as any batch
+    return filter_service.retry_failed(run_id)
 
 
 def keep_runs(engine, streamer: RunStreamer, stale_after: float) -> None:

@@ -57,11 +57,49 @@ def record_committed(cursor, batches: list[tuple[int, int, int, BatchCounts, int
         "  GROUP BY run_id ORDER BY run_id"
         " ON CONFLICT (run_id) DO UPDATE SET items = run_totals.items + EXCLUDED.items,"
         "    received = run_totals.received + EXCLUDED.received, matched = run_totals.matched + EXCLUDED.matched,"
-        "    bad = run_totals.bad + EXCLUDED.bad, stored = run_totals.stored + EXCLUDED.stored",
+        "    bad = run_totals.bad + EXCLUDED.bad, stored = run_totals.stored + EXCLUDED.stored;"
+        # a batch kept as failed and committed now (a retry, or a takeover's resend) is no longer failed
+        "DELETE FROM failed_batches f USING json_to_recordset(%(batches)s) AS s(run_id bigint, start_pos bigint)"
+        " WHERE f.run_id = s.run_id AND f.start_pos = s.start_pos",
         {"batches": _json([{"run_id": run_id, "start_pos": start, "end_pos": end, "received": counts.received,
                             "matched": counts.matched, "bad": counts.bad, "stored": stored}
                            for run_id, start, end, counts, stored in batches])},
     )
+
+
+def record_bad_reasons(cursor, reasons: list[tuple[int, dict[str, int]]]) -> None:
+    """Add (run_id, {reason: count}) of batches claimed in this transaction to their runs' counts."""
+    rows = [{"run_id": run_id, "reason": reason, "count": count}
+            for run_id, counts in reasons for reason, count in counts.items() if count]
+    if not rows:
+        return
+    cursor.execute(
+        "INSERT INTO run_bad_reasons AS known (run_id, reason, count)"
+        " SELECT run_id, reason, sum(count) FROM json_to_recordset(%s) AS r(run_id bigint, reason text, count bigint)"
+        "  GROUP BY run_id, reason ORDER BY run_id, reason"
+        " ON CONFLICT (run_id, reason) DO UPDATE SET count = known.count + EXCLUDED.count",
+        (_json(rows),),
+    )
+
+
+def record_failed_batch(cursor, run_id: int, start: int, end: int, error: str, payload: str) -> None:
+    """Keep a batch that could not be stored; a batch that fails again keeps its newest cause."""
+    cursor.execute(
+        "INSERT INTO failed_batches (run_id, start_pos, end_pos, error, payload) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (run_id, start_pos) DO UPDATE SET error = EXCLUDED.error, failed_at = now()",
+        (run_id, start, end, error, payload),
+    )
+
+
+def failed_batches_of(cursor, run_id: int) -> list[tuple[int, str]]:
+    """(start, payload as JSON text) of the run's failed batches, in order."""
+    cursor.execute("SELECT start_pos, payload::text FROM failed_batches WHERE run_id = %s ORDER BY start_pos",
+                   (run_id,))
+    return cursor.fetchall()
+
+
+def forget_failed_batch(cursor, run_id: int, start: int) -> None:
+    cursor.execute("DELETE FROM failed_batches WHERE run_id = %s AND start_pos = %s", (run_id, start))
 
 
 # For `INSERT INTO users AS known ...`: the newest sighting's name and follower count win,

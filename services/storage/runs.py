@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 import orjson
 
 ACTIVE, STOPPED, FINISHED, FAILED = "active", "stopped", "finished", "failed"
+DRAINING = "draining"   # never stored: how a finished run reads while its last batches are committed
 
 
 class RunAlreadyActive(Exception):
@@ -79,14 +80,27 @@ def _speed(amount: int, elapsed: float) -> float:
     return round(amount / elapsed, 3) if elapsed > 0 else 0.0
 
 
-_RUN_FIGURES = """
-    SELECT r.id, r.track, r.source, r.status, r.started_at, r.stopped_at, r.position, r.error,
+# A run that ended by itself is "draining" until every item it dispatched is committed or kept
+# as failed: only then are its figures (and /statistics) final.
+_RUN_FIGURES = f"""
+    SELECT r.id, r.track, r.source, r.started_at, r.stopped_at, r.position,
+           CASE WHEN r.status = '{FINISHED}'
+                 AND coalesce(b.items, 0) + coalesce(f.items, 0) < r.position THEN '{DRAINING}'
+                ELSE r.status END AS status,
+           coalesce(r.error, f.first_error) AS error,
            coalesce(b.received, 0) AS received, coalesce(b.matched, 0) AS matched,
            coalesce(b.bad, 0) AS bad, coalesce(b.stored, 0) AS stored,
            coalesce(b.items, 0) AS committed_items,
+           coalesce(f.batches, 0) AS failed_batches, coalesce(f.items, 0) AS failed_items,
+           coalesce(reasons.counts, '{{}}'::jsonb) AS bad_reasons,
            extract(epoch FROM coalesce(r.stopped_at, now()) - r.started_at) AS elapsed
       FROM runs r
       LEFT JOIN run_totals b ON b.run_id = r.id
+      LEFT JOIN LATERAL (SELECT count(*) AS batches, sum(end_pos - start_pos) AS items,
+                                (array_agg(error ORDER BY failed_at, start_pos))[1] AS first_error
+                           FROM failed_batches WHERE failed_batches.run_id = r.id) f ON true
+      LEFT JOIN LATERAL (SELECT jsonb_object_agg(reason, count) AS counts
+                           FROM run_bad_reasons WHERE run_bad_reasons.run_id = r.id) reasons ON true
 """
 
 
@@ -98,9 +112,11 @@ def _run_dict(row) -> dict:
         "started_at": row["started_at"].isoformat(),
         "stopped_at": row["stopped_at"].isoformat() if row["stopped_at"] else None,
         "received": int(row["received"]), "matched": amount, "bad": int(row["bad"]),
+        "bad_reasons": row["bad_reasons"],
         "stored": int(row["stored"]), "amount": amount, "elapsed_time": int(elapsed),
         "speed": _speed(amount, elapsed), "dispatched_items": int(row["position"]),
-        "committed_items": int(row["committed_items"]), "error": row["error"],
+        "committed_items": int(row["committed_items"]), "failed_batches": int(row["failed_batches"]),
+        "failed_items": int(row["failed_items"]), "error": row["error"],
     }
 
 
@@ -122,3 +138,12 @@ def overall_figures(conn: Connection) -> dict:
     )).mappings().one()
     amount, elapsed = int(row["amount"]), float(row["elapsed"])
     return {"amount": amount, "speed": _speed(amount, elapsed), "elapsed_time": int(elapsed)}
+
+
+def recent_failures(conn: Connection, minutes: int) -> list[dict]:
+    """Runs with batches that failed in the last ``minutes``: run_id, how many, and the newest cause."""
+    rows = conn.execute(text(
+        "SELECT run_id, count(*) AS batches, (array_agg(error ORDER BY failed_at DESC))[1] AS error"
+        "  FROM failed_batches WHERE failed_at > now() - make_interval(mins => :minutes)"
+        " GROUP BY run_id ORDER BY run_id"), {"minutes": minutes}).mappings()
+    return [dict(row) for row in rows]

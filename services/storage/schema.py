@@ -55,7 +55,8 @@ run_totals = Table(
     Column("stored", BigInteger, nullable=False),
 )
 
-# Batches that failed for a reason other than a transient database error: kept, never dropped.
+# Batches that failed for a reason other than a transient database error: kept, never dropped,
+# until a retry (or a later delivery) commits them; a batch that fails again keeps its newest cause.
 failed_batches = Table(
     "failed_batches", metadata,
     Column("run_id", BigInteger, nullable=False),
@@ -63,7 +64,18 @@ failed_batches = Table(
     Column("error", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("end_pos", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_id", "start_pos"),
+    Index("failed_batches_by_failed_at", "failed_at"),
+)
+
+# Items counted bad, by reason ("id out of range", "not JSON", ...), per run: what `bad` is made of.
+run_bad_reasons = Table(
+    "run_bad_reasons", metadata,
+    Column("run_id", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "reason"),
 )
 
 users = Table(

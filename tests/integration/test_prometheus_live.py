@@ -329,7 +329,7 @@ def test_health_checks_report_up(scraped):
     prometheus, at = scraped
     checks = {s["metric"]["check"]: float(s["value"][1])
               for s in prometheus.query("min by (check) (tweetstream_health_check_up)", at)}
-    assert checks == {"database": 1, "broker": 1, "source": 1}
+    assert checks == {"database": 1, "broker": 1, "source": 1, "pipeline": 1}
 
 
 @pytest.mark.parametrize("target", SQL_TARGETS, ids=target_id)

@@ -118,7 +118,7 @@ def test_health_answers_500_in_time_when_the_health_service_does_not_answer(gate
     assert time.monotonic() - began < 1.5
     assert status == 500 and body["status"] == "failed"
     assert body["error"] == "the health service did not answer within 0.3 s"
-    assert set(body["checks"]) == {"database", "broker", "source"}
+    assert set(body["checks"]) == {"database", "broker", "source", "pipeline"}
     assert all(outcome.startswith("unknown: ") for outcome in body["checks"].values())
 
 

@@ -10,7 +10,7 @@ from services.observability.metrics import HEALTH, render_latest
 # The health service answers within about 3 s even when a dependency hangs; past this
 # the gateway answers 500 itself, so /api/health always answers within 5 s.
 HEALTH_ANSWER_SECONDS = 4.0
-CHECK_NAMES = ("database", "broker", "source")
+CHECK_NAMES = ("database", "broker", "source", "pipeline")
 
 
 def unanswered(reason: str) -> dict:

@@ -40,3 +40,10 @@ class StreamRoutes:
     @json_endpoint("/statistics/runs/<run_id>")
     def get_run(self, request, run_id):
         return self.statistics.get_run(run_id)
+
+    @http("POST", "/statistics/runs/<int:run_id>/retry")
+    @json_endpoint("/statistics/runs/<run_id>/retry")
+    def retry_failed(self, request, run_id):
+        answer = self.launcher.retry_failed(run_id)
+        self.overall_statistics.forget()
+        return answer
