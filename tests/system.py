@@ -14,7 +14,7 @@ from services.ops.processes import ServiceProcesses, free_port
 __all__ = ["ROOT", "SAMPLES", "System", "free_port", "nameko_config_loader"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "x-api-samples"
+SAMPLES = ROOT / "data" / "x-api-samples"
 
 
 def nameko_config_loader():

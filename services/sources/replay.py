@@ -41,7 +41,7 @@ class ReplaySource(TweetSource):
 
     @classmethod
     def from_config(cls, config: dict, files=(), rate=None, limit=None, **_ignored):
-        paths = resolve_replay_files(config.get("REPLAY_DIR", "../shared/x-api-samples"), list(files))
+        paths = resolve_replay_files(config.get("REPLAY_DIR", "data/x-api-samples"), list(files))
         return cls(paths, rate=float(rate or 0), limit=limit)
 
     def _lines(self) -> Iterator[bytes]:

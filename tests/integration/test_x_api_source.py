@@ -1,6 +1,6 @@
 """The production X API source, real tweepy code against a local fake of the X API v2.
 
-Nothing here leaves 127.0.0.1; the fake serves the recorded payloads of ../shared/x-api-samples.
+Nothing here leaves 127.0.0.1; the fake serves the recorded payloads of data/x-api-samples.
 """
 import itertools
 import json
