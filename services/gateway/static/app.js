@@ -6,6 +6,7 @@ const TOP_TAGS = 10, TAG_MINUTES = 60, LINE_MINUTES = 30;
 const TOKEN_KEY = "apiToken";
 const HASHTAGS_CHART = { emptyMessage: "no hashtag in the last hour" };
 const MINUTES_CHART = { emptyMessage: "no minute to show" };
+const RECENT_RUNS = 10;
 
 const $ = (id) => document.getElementById(id);
 const numberFormat = new Intl.NumberFormat();
@@ -13,6 +14,8 @@ const speedFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 
 const latest = { hashtags: null, minutes: null };
 let activeRun = null;
 let refreshing = false;
+let shownRuns = "";            // what the run list was drawn from, to redraw only on a change
+const retrying = new Set();    // runs whose retry is under way: their button stays disabled
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -101,6 +104,110 @@ async function loadRuns() {
   }
   $("start").disabled = Boolean(activeRun);
   $("stop").disabled = !activeRun;
+  drawRuns(runs);
+}
+
+// -- the run list: failures in red, with their cause, and a retry ---------------------------------
+
+const failedBatchesOf = (run) => Number(run.failed_batches) || 0;
+const plural = (count, one, many = `${one}s`) => `${numberFormat.format(count)} ${count === 1 ? one : many}`;
+
+// Newest first: the last RECENT_RUNS, and any older run that still has failed batches.
+function drawRuns(runs) {
+  const shown = runs.slice().reverse().filter((run, index) => index < RECENT_RUNS || failedBatchesOf(run) > 0);
+  const key = JSON.stringify([shown, [...retrying]]);
+  if (key === shownRuns) return;
+  shownRuns = key;
+  const list = $("runs-list");
+  if (!shown.length) {
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = "No run yet";
+    list.replaceChildren(empty);
+    return;
+  }
+  list.replaceChildren(...shown.map(runItem));
+}
+
+function textElement(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+// Every piece of a run is set as text: the cause is an exception's message and may hold anything.
+function runItem(run) {
+  const failedBatches = failedBatchesOf(run);
+  const item = document.createElement("li");
+  item.dataset.runId = String(run.run_id);
+  item.dataset.status = run.status;
+  item.dataset.failed = String(failedBatches > 0 || run.status === "failed");
+
+  const head = document.createElement("div");
+  head.className = "run-head";
+  const status = textElement("span", "status", run.status);
+  status.dataset.status = run.status;
+  if (run.status === "draining") status.title = "ended by itself; its last batches are being committed";
+  head.append(
+    textElement("strong", "run-id", `Run ${run.run_id}`),
+    status,
+    textElement("span", "run-figures", `${run.source} · ${plural(Number(run.amount) || 0, "tweet")}`
+      + ` · ${formatDuration(Number(run.elapsed_time) || 0)}`),
+  );
+  if (failedBatches > 0) {
+    const retry = textElement("button", "secondary retry", "Retry");
+    retry.type = "button";
+    retry.title = `send run ${run.run_id}'s failed batches through the filter again`;
+    retry.disabled = retrying.has(run.run_id);
+    retry.addEventListener("click", () => retryRun(run.run_id));
+    head.append(retry);
+  }
+  item.append(head);
+
+  if (failedBatches > 0 || run.error) {
+    const failure = document.createElement("p");
+    failure.className = "run-failure";
+    if (failedBatches > 0) {
+      failure.append(textElement("strong", "failed-count",
+        `${plural(failedBatches, "failed batch", "failed batches")} (${plural(Number(run.failed_items) || 0, "item")})`));
+    }
+    if (run.error) {
+      if (failedBatches > 0) failure.append(": ");
+      failure.append(textElement("span", "cause", run.error));
+    }
+    item.append(failure);
+  }
+  return item;
+}
+
+function showRunsMessage(text, isError = false) {
+  const message = $("runs-message");
+  message.textContent = text;
+  message.classList.toggle("error", isError);
+}
+
+async function retryRun(runId) {
+  retrying.add(runId);
+  shownRuns = "";
+  for (const button of document.querySelectorAll(`#runs-list li[data-run-id="${runId}"] .retry`)) button.disabled = true;
+  showRunsMessage(`Retrying run ${runId}'s failed batches…`);
+  try {
+    const answer = await api(`/statistics/runs/${runId}/retry`, { method: "POST" });
+    if (answer.ok) {
+      const [retried, stored, stillFailing] = ["retried", "stored", "still_failing"].map((key) => Number(answer.data[key]) || 0);
+      showRunsMessage(`Run ${runId}: ${plural(retried, "batch", "batches")} retried, ${numberFormat.format(stored)} stored, `
+        + `${numberFormat.format(stillFailing)} still failing.`, stillFailing > 0);
+    } else {
+      showRunsMessage(`Run ${runId} not retried: ${reason(answer)}`, true);
+    }
+  } catch (error) {
+    showRunsMessage(`Run ${runId} not retried: ${error.message}`, true);
+  } finally {
+    retrying.delete(runId);
+    shownRuns = "";
+  }
+  await refresh();
 }
 
 async function loadHashtags() {
@@ -121,9 +228,11 @@ async function loadHealth() {
   const answer = await api("/api/health");
   const badge = $("health-badge");
   const healthy = answer.ok && answer.data && answer.data.status === "ok";
-  badge.textContent = healthy ? "healthy" : "unhealthy";
-  badge.dataset.state = healthy ? "ok" : "failed";
   const checks = (answer.data && answer.data.checks) || {};
+  // every component answers, but a report says otherwise (pipeline: batches failed lately)
+  const reported = healthy ? Object.keys(checks).filter((name) => checks[name] !== "ok") : [];
+  badge.textContent = !healthy ? "unhealthy" : reported.length ? `healthy · ${reported.join(", ")} failed` : "healthy";
+  badge.dataset.state = !healthy ? "failed" : reported.length ? "warn" : "ok";
   $("health-checks").replaceChildren(...Object.entries(checks).map(([name, outcome]) => {
     const item = document.createElement("li");
     item.dataset.state = outcome === "ok" ? "ok" : "failed";
