@@ -21,13 +21,13 @@ $(BIN)/nameko: setup.cfg pyproject.toml
 install: $(BIN)/nameko
 
 db: install
-	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m tools.infra
 
 migrate: install
 	$(BIN)/alembic -c migrations/alembic.ini upgrade head
 
 run: db
-	$(BIN)/python -m services.ops.supervise
+	$(BIN)/python -m tools.supervise
 
 # Programs some tests drive (a real browser, Prometheus, HAProxy, docker-compose's parser):
 # installed from the distribution when missing and possible; otherwise those tests skip and say why.
@@ -40,33 +40,33 @@ test-tools:
 	  else echo "not installed (their tests will skip):$$missing"; fi; fi
 
 test: install test-tools
-	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m tools.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser"
 	PYTHONWARNINGS=ignore::DeprecationWarning TESTS_WITHOUT_EVENTLET=1 $(BIN)/python -m pytest -p no:cacheprovider -m browser
 
 coverage: install test-tools
-	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m tools.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser" --cov=services --cov-report=term-missing:skip-covered
 
 # Long schemathesis run against the gateway's OpenAPI document (make test runs a short one)
 fuzz: install
-	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m tools.infra
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider tests/e2e/test_fuzz.py
 
 # Kill/restart services, RabbitMQ and PostgreSQL mid-run; needs root for the broker and database restarts
 faults: install
-	$(BIN)/python -m services.ops.infra
+	$(BIN)/python -m tools.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m faults tests/faults
 
 # Bounded run at 5,000 tweets/s watching each service's memory (SOAK_SECONDS, default 600)
 soak: install
-	$(BIN)/python -m services.ops.infra
-	$(BIN)/python -m services.ops.soak
+	$(BIN)/python -m tools.infra
+	$(BIN)/python -m tools.soak
 
 # One run measures ingest, the parts' limits, the views at BENCH_LOAD tweets and peak memory, in a
 # database (tweets_bench, kept) and vhost of its own; BENCH_TWEETS=20000 BENCH_LOAD=200000 for a quick run.
 bench: db
-	$(BIN)/python -m services.ops.bench
+	$(BIN)/python -m tools.bench
 
 # every service's recent lines, in time order (each JSON line starts with its timestamp)
 log:

@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from services.ops.processes import ServiceProcesses, free_port
+from tools.processes import ServiceProcesses, free_port
 
 __all__ = ["ROOT", "SAMPLES", "System", "free_port", "nameko_config_loader"]
 

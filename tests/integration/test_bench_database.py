@@ -1,7 +1,7 @@
 """The bench recreates the database it is given, and no other."""
 import psycopg2
 
-from services.ops import bench
+from tools import bench
 from tests.conftest import PG_ADMIN_URI, RUN_ID, _admin
 
 

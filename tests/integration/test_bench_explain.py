@@ -1,7 +1,7 @@
 """The bench explains a slow view with the statements the view itself sends (no copy of its SQL)."""
 from datetime import datetime, timedelta, timezone
 
-from services.ops import bench
+from tools import bench
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User
 

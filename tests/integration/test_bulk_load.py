@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from services.ops.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
+from tools.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
 from services.sources.synthetic import SyntheticSource
 from services.storage.ingest import store_tweets
 from services.tweets.parse import parse_documents

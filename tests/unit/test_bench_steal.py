@@ -1,5 +1,5 @@
 """The bench tells how much of the machine the hypervisor took during each phase."""
-from services.ops.bench import machine_cpu, stolen_share
+from tools.bench import machine_cpu, stolen_share
 
 
 def test_the_share_stolen_is_the_steal_ticks_over_all_ticks_of_the_phase():

@@ -482,7 +482,7 @@ def test_json_formatter_keeps_a_line_orjson_refuses(log_to_buffer):
 
 
 def test_the_soak_finds_the_formatters_error_lines(log_to_buffer):
-    from services.ops.soak import ERROR_LINE
+    from tools.soak import ERROR_LINE
     logger, buffer = log_to_buffer
     logger.error("lost the broker")
     logger.info("level ERROR mentioned in a message")

@@ -5,7 +5,7 @@ from unittest import mock
 
 import pytest
 
-from services.ops.supervise import FILTER_MAX_WORKERS, service_env
+from tools.supervise import FILTER_MAX_WORKERS, service_env
 from tests.unit.test_compose_static import compose_services
 
 
@@ -20,7 +20,7 @@ def test_the_filter_runs_its_own_worker_count_and_the_others_keep_theirs():
 
 @pytest.mark.parametrize("name, workers", [("filter", "20"), ("query", "10")])
 def test_both_process_starters_give_it_to_the_filter_alone(monkeypatch, tmp_path, name, workers):
-    from services.ops import processes, supervise
+    from tools import processes, supervise
     started = []
     monkeypatch.setenv("MAX_WORKERS", "10")
     monkeypatch.delenv("FILTER_MAX_WORKERS", raising=False)

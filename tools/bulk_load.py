@@ -13,7 +13,7 @@ weights, plus a long tail of rarer hashtags; authors drawn with a power law (a f
 most with a handful of tweets) and power-law follower counts; created_at spread over the
 7 days before the load (UTC minutes and hours, as the pipeline counts them).
 
-    python -m services.ops.bulk_load --count 10000000      # into DB_URI
+    python -m tools.bulk_load --count 10000000      # into DB_URI
 """
 import argparse
 import functools
@@ -208,7 +208,7 @@ def _create_run(cursor, count: int) -> int:
     cursor.execute(
         "INSERT INTO runs (track, source, options, status, owner, heartbeat_at)"
         " VALUES ('[]'::jsonb, 'bulk', %s::jsonb, 'finished', 'bulk_load', now()) RETURNING id",
-        (orjson.dumps({"limit": count, "loader": "services.ops.bulk_load"}).decode(),),
+        (orjson.dumps({"limit": count, "loader": "tools.bulk_load"}).decode(),),
     )
     return cursor.fetchone()[0]
 

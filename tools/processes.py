@@ -1,6 +1,6 @@
 """The services as real `nameko run` processes, one each, for tests, the benchmark and the soak.
 
-(`make run` uses services/ops/supervise.py instead: a foreground supervisor with its output
+(`make run` uses tools/supervise.py instead: a foreground supervisor with its output
 on the terminal.) Each process logs to <log_dir>/<key>.log and serves its metrics on a port
 of its own.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import requests
 
-from services.ops.supervise import QUIET_WARNINGS, available_services, service_env
+from tools.supervise import QUIET_WARNINGS, available_services, service_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

@@ -19,12 +19,12 @@ import psutil
 import requests
 from sqlalchemy import text
 
-from services.ops import infra
-from services.ops.processes import ServiceProcesses
+from tools import infra
+from tools.processes import ServiceProcesses
 from services.storage.database import make_engine
 from services.storage.schema import metadata
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NAME = "tweets_soak"
 TRACK = ["the", "love", "music"]
 

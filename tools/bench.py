@@ -8,7 +8,7 @@ Phases:
  2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio.
  3. the limits of the parts on the same payloads: orjson parsing, RabbitMQ publish+consume of the
     same batches (kombu, no Nameko), PostgreSQL COPY of the same rows into tweets.
- 4. the views at scale: BENCH_LOAD tweets (default 10,000,000) bulk loaded (services.ops.bulk_load),
+ 4. the views at scale: BENCH_LOAD tweets (default 10,000,000) bulk loaded (tools.bulk_load),
     then latency of every view through the gateway (sequential requests), and requests/s of
     /statistics beside a bare Nameko @http endpoint at 32 connections.
  5. memory: the peak RSS (VmHWM) of each service process after the ingest phases.
@@ -44,9 +44,9 @@ from services import wire
 from services.events import batch_compression
 from services.filter.pipeline import prepare
 from services.launcher.batching import DEFAULT_BATCH_SIZE
-from services.ops.bulk_load import load as bulk_load
-from services.ops.infra import create_database, migrate
-from services.ops.processes import ServiceProcesses, free_port
+from tools.bulk_load import load as bulk_load
+from tools.infra import create_database, migrate
+from tools.processes import ServiceProcesses, free_port
 from services.query import analytics, views
 from services.query.analytics_requests import TopHashtagsRequest, UserTweetsRequest, validate_query
 from services.query.requests import TagsQuery
@@ -57,7 +57,7 @@ from services.storage.database import make_engine
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 LOG_DIR = BUILD / "bench-logs"
 BENCH_NAME = "tweets_bench"          # the database and the vhost
@@ -679,7 +679,7 @@ def main() -> int:
         report["slow_view_plans"] = explain_slow_views(db_uri, report["views"], parameters)
 
         bare_port = free_port()
-        services.start("bare_http", module="services.ops.bare_http", WEB_SERVER_ADDRESS=f"127.0.0.1:{bare_port}")
+        services.start("bare_http", module="tools.bare_http", WEB_SERVER_ADDRESS=f"127.0.0.1:{bare_port}")
         bare_url = f"http://127.0.0.1:{bare_port}/bare"
         for _ in range(100):
             try:

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 SERVICES = ("gateway", "launcher", "filter", "statistics", "query", "health")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIRST_METRICS_PORT = 9101
 # eventlet announces its own deprecation as plain text in a JSON log, from whichever module
 # imports it first: nameko's CLI, or coverage's collector under make coverage

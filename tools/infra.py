@@ -1,5 +1,5 @@
 """Make sure RabbitMQ and PostgreSQL answer at AMQP_URI / DB_URI, create the database
-and run the migrations. ``python -m services.ops.infra`` is what ``make db`` runs.
+and run the migrations. ``python -m tools.infra`` is what ``make db`` runs.
 
 A local server that is installed but stopped is started; on a Debian-like machine
 with root, a missing one is installed from the distribution (saying so first);
@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from services.storage.database import db_uri
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@localhost:5672/"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 

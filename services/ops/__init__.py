@@ -1,1 +1,0 @@
-"""Developer tooling: bring up the local infrastructure and run every service (make run)."""
