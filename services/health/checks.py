@@ -129,6 +129,7 @@ def run_checks(config: dict, checks: dict = CHECKS, timeout: float = CHECK_SECON
     """``{"status": "ok" | "failed", "checks": {name: "ok" | "failed: why"}}``; the checks run at once."""
     pool = eventlet.GreenPool(len(checks))
     names = list(checks)
-    outcomes = dict(zip(names, pool.imap(lambda name: run_check(name, checks[name], config, timeout), names)))
+    outcomes = dict(zip(names, pool.imap(lambda name: run_check(name, checks[name], config, timeout), names),
+                        strict=True))
     components_ok = all(o == OK for name, o in outcomes.items() if name not in REPORTS)
     return {"status": OK if components_ok else "failed", "checks": outcomes}

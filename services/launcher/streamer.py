@@ -55,7 +55,7 @@ class RunStreamer(DependencyProvider):
 
     def stop(self):
         # Graceful stop: give the runs up at once so another replica can take them over.
-        for run_id, thread in list(self.threads.items()):
+        for thread in list(self.threads.values()):
             thread.kill()
         if self.threads:
             with self.engine.begin() as conn:

@@ -118,7 +118,7 @@ class RedactSecrets(logging.Filter):
         secrets = secret_values()
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string must still be logged, just redacted
+        except Exception:  # noqa: BLE001 - a broken format string must still be logged, just redacted
             message = " ".join(str(part) for part in (record.msg, record.args))
         record.msg = redact(message, secrets)
         record.args = ()

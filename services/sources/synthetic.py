@@ -89,7 +89,7 @@ _CONTEXT = [{"domain": {"id": domain_id, "name": name, "description": descriptio
                  "space", "books", "fashion", "cars", "science", "health", "education", "art", "photography",
                  "dogs", "coffee", "celebrity", "business", "software", "cloud platform", "podcasts",
                  "concerts", "outdoors", "beauty", "finance", "entertainment", "video games", "anime",
-                 "basketball", "soccer", "elections", "nature")))]
+                 "basketball", "soccer", "elections", "nature"), strict=True))]
 ANNOTATION_TYPES = ("Person", "Place", "Organization", "Product", "Other")
 SOURCES = ("Twitter for iPhone", "Twitter for Android", "Twitter Web App", "TweetDeck", "Buffer")
 RETWEET_SHARE, QUOTE_SHARE, REPLY_SHARE = 0.35, 0.08, 0.12
@@ -226,7 +226,7 @@ def _seed_tables(seed: int, users: int) -> _SeedTables:
     rng = random.Random(seed)
     tags = list(POPULATE_TAGS) + list(EXTRA_TAGS)
     rng.shuffle(tags)  # the populate tags land at various Zipf ranks
-    pick_lang = _Pick([l for l, _ in LANGS], list(itertools.accumulate(w for _, w in LANGS)))
+    pick_lang = _Pick([lang for lang, _ in LANGS], list(itertools.accumulate(w for _, w in LANGS)))
     # kept rendered: 20,000 user dicts took over 100 MB of the launcher
     user_json = [_compact(orjson.dumps(_make_user(seed, rng, i))) for i in range(users)]
     metrics_rng = random.Random(seed + 1)

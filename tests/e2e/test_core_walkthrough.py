@@ -142,5 +142,5 @@ def test_nameko_shell_gives_the_same_figures(fresh_system):
         input="print('FIGURES', n.rpc.statistics.get_statistics())\n", capture_output=True, text=True,
         env=system.env, cwd=ROOT, timeout=60,
     )
-    line = next(l for l in shell.stdout.splitlines() if "FIGURES" in l)
+    line = next(printed for printed in shell.stdout.splitlines() if "FIGURES" in printed)
     assert line.split("FIGURES", 1)[1].strip() == str(system.get("/statistics").json())

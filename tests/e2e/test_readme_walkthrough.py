@@ -4,7 +4,6 @@ seed, the default rate). Each answer must have the README's status, shape and ty
 README shows above zero must be above zero here too (a launch that stores nothing fails this test).
 """
 import json
-import os
 import re
 import subprocess
 import sys
@@ -109,7 +108,7 @@ def test_the_readme_walkthrough_gives_the_answers_it_shows(fresh_system):
             ran = subprocess.run([nameko, *command.split()[1:]], input="\n".join(typed),
                                  capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
             output = "\n".join(line.removeprefix(">>> ").strip() for line in ran.stdout.splitlines()
-                               if line.strip(">>> ").strip())
+                               if line.removeprefix(">>> ").strip())
         else:
             failures.append(f"{command}: not a command this test knows how to run")
             continue

@@ -622,7 +622,7 @@ def test_metric_has_its_agreed_name_type_and_labels(attribute):
     if labels:
         # labels() accepts exactly the declared label names and nothing else
         values = [f"probe-{name}" for name in labels]
-        metric.labels(**dict(zip(labels, values)))
+        metric.labels(**dict(zip(labels, values, strict=True)))
         metric.remove(*values)
     else:
         with pytest.raises(ValueError):
