@@ -30,7 +30,9 @@ import psycopg2
 from services.launcher.batching import DEFAULT_BATCH_SIZE
 from services.sources.synthetic import EXTRA_TAGS, LANGS, PLACES, POPULATE_TAGS, WORDS
 from services.storage.database import db_uri
-from services.storage.ingest import AUTHOR_UPSERT_CONFLICT
+from services.storage.ingest import (
+    AUTHOR_UPSERT_CONFLICT, NEW_ROWS_SQL, ROLLUPS_SQL, BatchCounts, claim_batches, record_committed,
+)
 from services.storage.schema import UNKNOWN_COUNTRY
 
 # Id ranges of their own: the synthetic stream's tweets start at 1.5e18 and populate's at 1.4e18;
@@ -97,7 +99,7 @@ def _parameters(run_id: int, first_id: int, first: int, last: int, users: int, u
 
 # One chunk of tweets as a temporary table, every column drawn by PostgreSQL. The inner query draws
 # the counts; the ARRAY subqueries refer to them, which makes PostgreSQL evaluate them per row.
-_GENERATE_CHUNK = """
+_GENERATE_CHUNK = NEW_ROWS_SQL + """
 CREATE TEMP TABLE bulk_chunk ON COMMIT DROP AS
 SELECT id, author_id, created_at, lang, place_index,
        CASE tag_count
@@ -149,53 +151,29 @@ SELECT author_id, 'bulk_' || (author_id - %(user_base)s), 'Bulk Author ' || (aut
   FROM bulk_chunk GROUP BY author_id ORDER BY author_id
 AUTHOR_UPSERT_CONFLICT;
 
--- rollups, by UTC hour and minute (the session runs in UTC), added to the rows already there
-INSERT INTO hour_counts (hour, count)
-SELECT date_trunc('hour', created_at), count(*) FROM bulk_chunk GROUP BY 1 ORDER BY 1
-ON CONFLICT (hour) DO UPDATE SET count = hour_counts.count + EXCLUDED.count;
+-- what this chunk stored, for the write path's own rollups (services.storage.ingest.ROLLUPS_SQL)
+INSERT INTO batch_new_tweets (id, author_id, created_at, lang, country, run_key)
+SELECT id, author_id, created_at, lang, coalesce((%(place_countries)s::text[])[place_index], %(unknown)s),
+       %(run_id)s
+  FROM bulk_chunk;
+INSERT INTO batch_new_tags (tweet_id, tag) SELECT id, tag FROM bulk_chunk, unnest(tags) AS tag;
+""".replace("AUTHOR_UPSERT_CONFLICT", AUTHOR_UPSERT_CONFLICT)
 
-INSERT INTO minute_counts (minute, run_id, lang, country, count)
-SELECT date_trunc('minute', created_at), %(run_id)s, lang,
-       coalesce((%(place_countries)s::text[])[place_index], %(unknown)s), count(*)
-  FROM bulk_chunk GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-ON CONFLICT (minute, run_id, lang, country) DO UPDATE SET count = minute_counts.count + EXCLUDED.count;
-
-INSERT INTO minute_tag_counts (minute, tag, run_id, lang, country, count)
-SELECT date_trunc('minute', created_at), tag, %(run_id)s, lang,
-       coalesce((%(place_countries)s::text[])[place_index], %(unknown)s), count(*)
-  FROM bulk_chunk, unnest(tags) AS tag GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (minute, tag, run_id, lang, country)
-   DO UPDATE SET count = minute_tag_counts.count + EXCLUDED.count;
-
-INSERT INTO minute_tag_totals (minute, tag, count)
-SELECT date_trunc('minute', created_at), tag, count(*)
-  FROM bulk_chunk, unnest(tags) AS tag GROUP BY 1, 2 ORDER BY 1, 2
-ON CONFLICT (minute, tag) DO UPDATE SET count = minute_tag_totals.count + EXCLUDED.count;
-
-INSERT INTO tag_counts (tag, country, lang, count)
-SELECT tag, coalesce((%(place_countries)s::text[])[place_index], %(unknown)s), lang, count(*)
-  FROM bulk_chunk, unnest(tags) AS tag GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-ON CONFLICT (tag, country, lang) DO UPDATE SET count = tag_counts.count + EXCLUDED.count;
-
--- the ledger, as the filter writes it: every tweet received, matched and stored once
-INSERT INTO run_batches (run_id, start_pos, end_pos, received, matched, bad, stored)
-SELECT %(run_id)s, s, least(s + %(ledger_batch)s, %(last)s + 1),
-       least(s + %(ledger_batch)s, %(last)s + 1) - s, least(s + %(ledger_batch)s, %(last)s + 1) - s, 0,
-       least(s + %(ledger_batch)s, %(last)s + 1) - s
-  FROM generate_series(%(first)s::bigint, %(last)s::bigint, %(ledger_batch)s) AS s;
-
-INSERT INTO run_totals (run_id, items, received, matched, bad, stored)
-VALUES (%(run_id)s, %(last)s + 1 - %(first)s, %(last)s + 1 - %(first)s, %(last)s + 1 - %(first)s, 0,
-        %(last)s + 1 - %(first)s)
-ON CONFLICT (run_id) DO UPDATE SET items = run_totals.items + EXCLUDED.items,
-   received = run_totals.received + EXCLUDED.received, matched = run_totals.matched + EXCLUDED.matched,
-   stored = run_totals.stored + EXCLUDED.stored;
-
+_POSITION_SQL = """
 UPDATE runs SET position = %(last)s + 1,
        batch_start = %(first)s + (%(last)s - %(first)s) / %(ledger_batch)s * %(ledger_batch)s,
        heartbeat_at = now()
  WHERE id = %(run_id)s;
-""".replace("AUTHOR_UPSERT_CONFLICT", AUTHOR_UPSERT_CONFLICT)
+"""
+
+
+def _ledger(run_id: int, first: int, last: int) -> list[tuple[int, int, int, BatchCounts]]:
+    """The launcher's batches over positions first..last, each tweet received and matched once."""
+    batches = []
+    for start in range(first, last + 1, LEDGER_BATCH):
+        end = min(start + LEDGER_BATCH, last + 1)
+        batches.append((run_id, start, end, BatchCounts(received=end - start, matched=end - start, bad=0)))
+    return batches
 
 
 def _next_tweet_id(cursor) -> int:
@@ -238,6 +216,12 @@ def load(uri: str, count: int, *, chunk_size: int = DEFAULT_CHUNK, users: int | 
                 parameters = _parameters(run_id, first_id + first, first, last, users, until)
                 parameters["ledger_batch"] = LEDGER_BATCH
                 cursor.execute(_GENERATE_CHUNK, parameters)
+                cursor.execute(ROLLUPS_SQL)
+                # the ledger, as the filter writes it: every tweet received, matched and stored once
+                ledger = _ledger(run_id, first, last)
+                claim_batches(cursor, ledger)
+                record_committed(cursor, [(*batch, batch[3].matched) for batch in ledger])
+                cursor.execute(_POSITION_SQL, parameters)
                 connection.commit()
                 elapsed = time.monotonic() - began
                 progress(f"[bulk] {last + 1:,} / {count:,} tweets loaded ({elapsed:.0f} s, "

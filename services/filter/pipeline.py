@@ -68,7 +68,7 @@ def prepare(batch: dict, pause=None) -> PreparedBatch:
     places = {t.place_id: parsed.places[t.place_id] for t in matched if t.place_id in parsed.places}
     counts = BatchCounts(received=parsed.received, matched=len(matched), bad=parsed.bad)
     return PreparedBatch(batch["run_id"], batch["start"], batch["end"], counts, matched, authors, places,
-                         dict(getattr(parsed, "bad_reasons", {})))
+                         dict(parsed.bad_reasons))
 
 
 def commit_batches(engine, batches: list[PreparedBatch]) -> list[int | None]:

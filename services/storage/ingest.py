@@ -111,13 +111,18 @@ AUTHOR_UPSERT_CONFLICT = """ON CONFLICT (id) DO UPDATE SET
     seen_at = greatest(known.seen_at, EXCLUDED.seen_at),
     tweet_count = known.tweet_count + EXCLUDED.tweet_count"""
 
-_STORE_SQL = f"""
+# What a write stored just now, which the rollups count: the tweets new to the store (with the country
+# and run they are counted under) and the tags new to them. Filled by the write's own statements.
+NEW_ROWS_SQL = """
 CREATE TEMP TABLE IF NOT EXISTS batch_new_tweets
     (id bigint, author_id bigint, created_at timestamptz, lang text, country text, run_key bigint)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS batch_new_tags (tweet_id bigint, tag text) ON COMMIT DELETE ROWS;
 DELETE FROM batch_new_tweets;
 DELETE FROM batch_new_tags;
+"""
+
+_STORE_ROWS_SQL = f"""
 
 INSERT INTO places (id, country_code, full_name)
 SELECT id, country_code, full_name
@@ -162,7 +167,12 @@ SELECT u.id, u.username, u.name, u.followers, u.seen_at, coalesce(n.stored, 0)
          ON n.author_id = u.id
  ORDER BY u.id
 {AUTHOR_UPSERT_CONFLICT};
+"""
 
+# Every rollup the views read, added to from batch_new_tweets and batch_new_tags (NEW_ROWS_SQL), in
+# the transaction that stored those rows. The one place a rollup is defined: the filter's batches,
+# populate and the bulk loader all count through it.
+ROLLUPS_SQL = f"""
 INSERT INTO hour_counts (hour, count)
 SELECT date_trunc('hour', created_at), count(*) FROM batch_new_tweets GROUP BY 1 ORDER BY 1
 ON CONFLICT (hour) DO UPDATE SET count = hour_counts.count + EXCLUDED.count;
@@ -199,9 +209,10 @@ ON CONFLICT (minute, tag) DO UPDATE SET count = minute_tag_totals.count + EXCLUD
 INSERT INTO tag_counts (tag, country, lang, count)
 SELECT tag, country, lang, count(*) FROM batch_tag_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 ON CONFLICT (tag, country, lang) DO UPDATE SET count = tag_counts.count + EXCLUDED.count;
-
-SELECT id FROM batch_new_tweets;
 """
+
+# one round trip: the rows, their rollups, and which tweets were new
+_STORE_SQL = NEW_ROWS_SQL + _STORE_ROWS_SQL + ROLLUPS_SQL + "SELECT id FROM batch_new_tweets;"
 
 
 def _json(rows: list[dict]) -> str:

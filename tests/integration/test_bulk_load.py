@@ -1,6 +1,7 @@
 """The bulk loader leaves the database as the pipeline would: every rollup equals a GROUP BY over
 the stored rows (its own tweets added to the ones the write path stored before), every author
 is a user seen at its newest tweet, and the ledger accounts for every tweet once."""
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import text
 from tools.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
 from services.sources.synthetic import SyntheticSource
 from services.storage.ingest import store_tweets
-from services.tweets.parse import parse_documents
+from services.tweets.parse import Place, Tweet, User, parse_documents
 
 # Each rollup beside the same figure counted from the rows (UTC hours and minutes, as ingest counts).
 ROLLUPS_AND_GROUP_BYS = {
@@ -141,3 +142,38 @@ def test_created_at_spreads_over_the_last_seven_days(loaded):
             "SELECT extract(epoch FROM max(created_at) - min(created_at)) / 86400,"
             "       max(created_at) <= now() FROM tweets WHERE first_run_id IS NOT NULL")).one()
         assert 6.9 < span[0] <= 7.0 and span[1]
+
+
+# Every table both ways fill, as rows that do not depend on when or in which transaction they were written.
+EVERY_TABLE = {
+    "tweets": "SELECT id, author_id, text, created_at, lang, place_id, country_code, hashtags::text, first_run_id FROM tweets",
+    "tweet_tags": "SELECT tweet_id, tag, populated FROM tweet_tags",
+    "users": "SELECT id, username, name, followers, seen_at, tweet_count FROM users",
+    "places": "SELECT id, country_code, full_name FROM places",
+    "hour_counts": "SELECT hour, count FROM hour_counts",
+    "minute_counts": "SELECT minute, run_id, lang, country, count FROM minute_counts",
+    "minute_tag_counts": "SELECT minute, tag, run_id, lang, country, count FROM minute_tag_counts",
+    "minute_tag_totals": "SELECT minute, tag, count FROM minute_tag_totals",
+    "tag_counts": "SELECT tag, country, lang, count FROM tag_counts",
+}
+
+
+def test_the_same_tweets_loaded_in_bulk_or_through_the_write_path_leave_every_table_equal(clean_db, db_uri):
+    result = load(db_uri, 3_000, chunk_size=1_000, users=200, analyze=False, progress=lambda _line: None)
+    with clean_db.connect() as conn:
+        bulk = {table: rows(conn, sql) for table, sql in EVERY_TABLE.items()}
+        run = conn.execute(text("SELECT * FROM runs WHERE id = :id"), {"id": result["run_id"]}).mappings().one()
+    tweets = [Tweet(id=r[0], author_id=r[1], text=r[2], created_at=r[3], lang=r[4], place_id=r[5],
+                    hashtags=tuple(json.loads(r[7])), mentions=(), urls=()) for r in bulk["tweets"]]
+    users = {r[0]: User(id=r[0], username=r[1], name=r[2], followers=r[3]) for r in bulk["users"]}
+    places = {r[0]: Place(id=r[0], country_code=r[1], full_name=r[2]) for r in bulk["places"]}
+
+    with clean_db.begin() as conn:   # the same tweets, into an empty store, the filter's way
+        conn.execute(text(f"TRUNCATE {', '.join(EVERY_TABLE)}, run_batches, run_totals"))
+        store_tweets(conn.connection.cursor(), tweets, users, places, run_id=run["id"])
+    with clean_db.connect() as conn:
+        written = {table: rows(conn, sql) for table, sql in EVERY_TABLE.items()}
+
+    assert all(bulk[table] for table in EVERY_TABLE), "the load filled every table"
+    for table in EVERY_TABLE:
+        assert written[table] == bulk[table], table
