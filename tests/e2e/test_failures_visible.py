@@ -1,14 +1,55 @@
 """A batch the database refuses is visible (the run's figures, /api/health, the filter's metric) and
 recoverable (retry stores it exactly once), over the real processes."""
+import json
 import re
 
 import pytest
 import requests
 from sqlalchemy import text
 
+from tests.system import SAMPLES, System
+
 pytestmark = pytest.mark.e2e
 
+POISONED = "brexit_poisoned.jsonl"   # brexit.jsonl with one tweet's id 20 digits long
 FILE = "flat.jsonl"    # 100 lines, a tweet each; 83 say obama (see test_core_walkthrough)
+
+
+@pytest.fixture(scope="module")
+def system(db_uri, amqp_uri, tmp_path_factory):
+    """The services over a replay directory holding the samples and a poisoned copy of one of them."""
+    replay_dir = tmp_path_factory.mktemp("replay")
+    for sample in SAMPLES.glob("*.jsonl"):
+        (replay_dir / sample.name).write_bytes(sample.read_bytes())   # a link would lead outside it
+    page = json.loads((SAMPLES / "brexit.jsonl").read_text())
+    page["data"][41]["id"] = "123456789012345678901"
+    (replay_dir / POISONED).write_text(json.dumps(page) + "\n")
+    running = System({"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(replay_dir),
+                      "BATCH_MAX_WAIT": "0.2", "LOG_LEVEL": "INFO"}, tmp_path_factory.mktemp("system-logs"))
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+
+
+def test_a_replayed_page_with_one_poisoned_tweet_stores_the_other_99(fresh_system, engine):
+    system = fresh_system
+    launched = system.post("/launch", {"track": ["brexit"], "source": "replay", "files": ["brexit.jsonl"]})
+    clean = system.wait_run_done(launched.json()["run_id"])
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE tweets, tweet_tags"))
+    launched = system.post("/launch", {"track": ["brexit"], "source": "replay", "files": [POISONED]})
+    poisoned = system.wait_run_done(launched.json()["run_id"])
+
+    assert clean["received"] == 100 and clean["bad"] == 0
+    assert (poisoned["received"], poisoned["bad"], poisoned["failed_batches"]) == (100, 1, 0)
+    assert poisoned["bad_reasons"] == {"id out of range": 1}
+    assert poisoned["status"] == "finished" and poisoned["error"] is None
+    # the poisoned tweet said brexit or not: every other matching tweet is stored
+    assert poisoned["matched"] in (clean["matched"], clean["matched"] - 1)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM tweets")).scalar() == poisoned["matched"]
 
 
 def failed_batches_counted(system) -> float:
