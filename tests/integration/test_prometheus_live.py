@@ -3,7 +3,7 @@ and the SQL panels on the test database after a real stream.
 
 The Prometheus here is the distribution's binary, started on a free port with a generated
 config that lists the `system` fixture's processes as static targets (docker-compose uses
-DNS discovery instead; `promtool check config` of that file is in tests/unit/test_compose_static.py).
+DNS discovery instead; `promtool check config` of that file is in tests/unit/test_compose_stack.py).
 The job names are the compose ones, so `{{job}}` legends read the same. The SQL panels need
 no Prometheus: they run (and must return rows) even when its binary is missing.
 

@@ -13,10 +13,8 @@ import pytest
 import yaml
 
 from services.events import batch_queue
-from tests.unit.test_compose_static import (
-    COMPOSE_FILE, PROMETHEUS_OWN_SERIES, PROMETHEUS_YML, compose_services, load_yaml, metric_names_in,
-    registry_series_names, run,
-)
+from tests.unit.deployment_files import COMPOSE_FILE, PROMETHEUS_YML, compose_services, load_yaml, run
+from tests.unit.test_dashboards import PROMETHEUS_OWN_SERIES, metric_names_in, registry_series_names
 
 PROMETHEUS_DIR = PROMETHEUS_YML.parent
 ALERTS_YML = PROMETHEUS_DIR / "alerts.yml"

@@ -6,7 +6,7 @@ from unittest import mock
 import pytest
 
 from tools.supervise import FILTER_MAX_WORKERS, service_env
-from tests.unit.test_compose_static import compose_services
+from tests.unit.deployment_files import compose_services
 
 
 def test_the_filter_runs_its_own_worker_count_and_the_others_keep_theirs():
