@@ -22,7 +22,7 @@ QUIET_WARNINGS = ("ignore::DeprecationWarning,ignore::Warning:nameko.cli.command
 # The filter runs twice the workers of the other services, so twice the batches in flight (its
 # prefetch is its worker count). With ten, the end of an ingest saw the filter and its writer's
 # backend wait for each other at about 0.7 of a core each; with twenty the group committer finds
-# more batches ready, forms bigger groups and writes less per tweet (README, "What changed").
+# more batches ready, forms bigger groups and writes less per tweet.
 FILTER_MAX_WORKERS = "20"
 
 

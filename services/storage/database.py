@@ -48,7 +48,7 @@ def make_engine(uri: str, pool_size: int = 10, *, pre_ping: bool = True, autocom
         # rollups bucket by UTC hour and minute; date_trunc follows the session time zone.
         # No JIT: the group commit's statements read temporary tables without statistics, so the
         # planner's guesses (16,575 tag rows) passed jit_above_cost and every commit compiled
-        # code it ran once (6% of the filter's PostgreSQL CPU under perf; README, "Performance")
+        # code it ran once
         connect_args={"options": "-c timezone=UTC -c jit=off"},
         **options,
     )
