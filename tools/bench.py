@@ -1,17 +1,65 @@
 """make bench: the system as deployed (one `nameko run` process per service) against the local
 RabbitMQ and PostgreSQL, measured in one run; prints a table and writes build/bench.json.
 
-Phases:
+Phases, and what each figure measures:
  1. ingest: the synthetic source at full speed through launcher -> broker -> filter -> PostgreSQL,
     BENCH_TWEETS tweets (default 200,000) in the launcher's default batches (1,000), 50 track terms
-    matching about half; then every matched tweet is counted in the database.
- 2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio.
- 3. the limits of the parts on the same payloads: orjson parsing, RabbitMQ publish+consume of the
-    same batches (kombu, no Nameko), PostgreSQL COPY of the same rows into tweets.
+    matching about half.
+    The clock (`seconds`) runs from the moment the launch request is sent (so the gateway's and
+    launcher's handling of it and the source's preparation are inside) to the end of the first
+    poll that saw the last batch committed. The bench polls the run's ledger in the database every
+    POLL_SECONDS on a connection of its own; each poll is one statement in a snapshot of its own, so
+    the last commit happened after the previous poll began and before the observing poll ended:
+    `seconds` is the upper end of that window (tweets_per_s, received / seconds, a lower bound of the
+    rate), `seconds_at_least` its lower end, `seconds_error` their difference (a poll interval plus
+    two polls' round trips). `ledger_seconds` is the older figure, runs.started_at to the start
+    of the last ledger row's transaction (processed_at is now(), a transaction's start): it leaves
+    out the source's preparation and the last group's commit.
+    `verified`: the ledger accounts for every tweet once (received and positions = BENCH_TWEETS, no
+    bad item, no failed batch, matched = stored = the run's rows in tweets), and every rollup table
+    (ROLLUP_CHECKS: hour, minute, tag rollups, run_totals, users.tweet_count) equals a GROUP BY over
+    the stored rows; `problems` says what differed.
+ 2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio; same clock.
+ 3. the limits of the parts on the same payloads, each alone:
+    - limit_filter_prepare: the filter's parse + match (services.filter.pipeline.prepare) over the
+      same batches, one core, no database (also filter_cpu_tweets_per_s);
+    - limit_store: the filter's write path (pipeline.commit_batches: the ledger, store_tweets with
+      tags, authors, places and every rollup) over those prepared batches with fresh tweet ids, in
+      groups as the group committer forms them at most (MAX_GROUP_TWEETS matched tweets a
+      transaction), on one connection in sequence; tweets/s counts the source tweets whose matches
+      were written (as ingest counts them), stored_tweets_per_s the rows; its rows stay, as a run of
+      source 'bench-limit';
+    - limit_broker: RabbitMQ publish (confirmed) + consume of the same batches (kombu, no Nameko);
+      it reports a figure only when the consumer was ready, every published batch and item was
+      consumed and nothing failed;
+    - beside them, two figures that are not limits of the pipeline and are named for what they
+      are: limit_orjson_loads (orjson.loads of each item, not the filter's parser) and
+      limit_copy_tweets_only (COPY of the rows into tweets alone: no tags, users, rollups or ledger).
+    The slowest limit is the slowest of filter_prepare, store and broker; none when one of them did
+    not complete.
  4. the views at scale: BENCH_LOAD tweets (default 10,000,000) bulk loaded (tools.bulk_load),
-    then latency of every view through the gateway (sequential requests), and requests/s of
-    /statistics beside a bare Nameko @http endpoint at 32 connections.
- 5. memory: the peak RSS (VmHWM) of each service process after the ingest phases.
+    then latency of every view through the gateway (BENCH_VIEW_REQUESTS sequential requests):
+    percentiles over the successful (200) requests only, failures counted apart (any failure fails
+    the goal). /statistics is answered from an answer the gateway shares for STATISTICS_FRESH_FOR
+    (0.25 s): it is measured as deployed, and again through a second gateway started with
+    STATISTICS_FRESH_FOR=0 (an RPC to the statistics service and its query for every request that
+    does not arrive while another's call is in flight). Requests/s at 32 connections of
+    /statistics from both gateways beside a bare Nameko @http endpoint that does no work (no RPC,
+    no database); each statistics load says how many get_statistics RPCs the statistics service
+    served (its own metrics).
+ 5. memory: the peak RSS (VmHWM, the process's high-water mark) of each service process, read at
+    the end, after every phase.
+
+CPU per process (cores_used, cpu_us_per_tweet) counts only the processes serving this bench: each
+service process it started, the PostgreSQL backends connected to the bench database (pids from
+pg_stat_activity, autovacuum workers of that database included, the bench's own measuring
+connections left out: the sampler's and the ingest's poller) and RabbitMQ's beam process (the one
+listening on the AMQP port; it serves every vhost, so others' traffic on the broker would show in
+it). The postmaster's background
+processes (checkpointer, background writer, walwriter, launchers) serve every database of the
+cluster: they are reported apart (shared_cores_used, shared_cpu_us_per_tweet), not in the sums.
+A sampler reads them every CPU_SAMPLE_SECONDS, so a backend that ends within a phase counts up to
+its last sample and one that begins counts from its start.
 
 It runs in a database of its own (tweets_bench, dropped and recreated; kept afterwards for
 inspection) and a RabbitMQ vhost of its own (deleted at the end), and stops every process it started.
@@ -29,20 +77,23 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import orjson
 import psycopg2
+import psycopg2.extensions
 import requests
 from kombu import Connection, Exchange, Queue
 from psycopg2 import sql
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services import wire
 from services.events import batch_compression
-from services.filter.pipeline import prepare
+from services.filter.committer import MAX_GROUP_TWEETS
+from services.filter.pipeline import PreparedBatch, commit_batches, prepare
 from services.launcher.batching import DEFAULT_BATCH_SIZE
 from tools.bulk_load import load as bulk_load
 from tools.infra import create_database, migrate
@@ -54,6 +105,7 @@ from services.schemas import validate
 from services.sources.synthetic import WORDS, SyntheticSource
 from services.storage import runs
 from services.storage.database import make_engine
+from services.storage.schema import POPULATE_RUN_ID, UNKNOWN_COUNTRY
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
 
@@ -69,15 +121,23 @@ BATCH_SIZE = DEFAULT_BATCH_SIZE      # the launcher's default batch
 COPY_ID_BASE = 8_000_000_000_000_000_000
 WRK_ARGS = ("-t2", "-c32", "-d10s")
 CONCURRENCY, LOAD_SECONDS = 32, 10
+POLL_SECONDS = 0.05                  # the ingest's poll of its run's ledger (the clock's resolution)
+CPU_SAMPLE_SECONDS = 0.5
+STORE_ID_BASE = 7_000_000_000_000_000_000   # the store limit's tweets: ids no source gives
+UNCACHED = "STATISTICS_FRESH_FOR=0"
 
 # what the issue asks of each figure
 GOALS = {
     "ingest_tweets_per_s >= 20000": lambda r: r["ingest_tweets_per_s"] >= 20_000,
     "ingest_tweets_per_s >= 6000 (floor)": lambda r: r["ingest_tweets_per_s"] >= 6_000,
-    "ingest >= 35% of the slowest limit": lambda r: r["ingest_tweets_per_s"] >= 0.35 * r["slowest_limit_tweets_per_s"],
+    "every ingest verified (ledger, rows, rollups)": lambda r: r["ingest"]["verified"] and r["ingest_batch1"]["verified"],
+    "ingest >= 35% of the slowest limit": lambda r: r["slowest_limit_tweets_per_s"] is not None
+    and r["ingest_tweets_per_s"] >= 0.35 * r["slowest_limit_tweets_per_s"],
     "ingest >= 20x one-tweet-per-message": lambda r: r["ingest_tweets_per_s"] >= 20 * r["ingest_batch1_tweets_per_s"],
-    "every view p95 <= 20 ms": lambda r: all(v <= 20 for v in r["views_p95_ms"].values()),
-    "statistics_rps >= 50% of bare_http_rps": lambda r: r["statistics_rps"] >= 0.5 * r["bare_http_rps"],
+    "every view p95 <= 20 ms, none failed": lambda r: not any(r["views_failures"].values())
+    and all(p95 is not None and p95 <= 20 for p95 in r["views_p95_ms"].values()),
+    "statistics_rps >= 50% of bare_http_rps, none failed": lambda r: r["statistics_rps"] >= 0.5 * r["bare_http_rps"]
+    and r["throughput"]["statistics"]["failed"] == 0 and r["throughput"]["bare_http"]["failed"] == 0,
     "every service peak RSS <= 300 MB": lambda r: all(v <= 300 for v in r["peak_rss_mb"].values()),
 }
 
@@ -152,28 +212,160 @@ def other_services_running() -> int:
     return count
 
 
-def cpu_seconds(services: "Services") -> dict:
-    """CPU time used so far by each service process, by PostgreSQL's and by RabbitMQ's processes:
-    the difference over a phase shows which stage the machine's cores went to."""
-    ticks = os.sysconf("SC_CLK_TCK")
+def read_cpu(pid: int, ticks: int) -> tuple[int, float] | None:
+    """(start time in ticks since boot, CPU seconds used: utime + stime) of a process; None when gone."""
+    try:
+        return stat_cpu(Path(f"/proc/{pid}/stat").read_text(), ticks)
+    except OSError:
+        return None
 
-    def used(pid) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / ticks   # utime + stime
 
-    totals = {name: used(process.pid) for name, process in services.processes.items()}
-    for process in Path("/proc").glob("[0-9]*"):
+def stat_cpu(stat: str, ticks: int) -> tuple[int, float]:
+    """(starttime, utime + stime in seconds) from the text of /proc/<pid>/stat (the command may hold
+    spaces and parentheses: the fields are counted after its last ')')."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[19]), (int(fields[11]) + int(fields[12])) / ticks
+
+
+class CpuLedger:
+    """CPU seconds used by each part, summed over every process ever seen in it: a process is
+    known by (pid, start time), so a reused pid is another process; one that ended keeps its last
+    reading, one seen for the first time counts from its start. The difference of two totals() is
+    what the part used in between."""
+
+    def __init__(self):
+        self.last: dict[tuple[str, int, int], float] = {}
+
+    def record(self, part: str, pid: int, started: int, cpu: float) -> None:
+        key = (part, pid, started)
+        self.last[key] = max(cpu, self.last.get(key, 0.0))
+
+    def totals(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for (part, _pid, _started), cpu in self.last.items():
+            totals[part] = totals.get(part, 0.0) + cpu
+        return totals
+
+
+def listening_pids(port: int) -> list[int]:
+    """The processes holding a socket that listens on ``port`` (TCP, IPv4 or IPv6), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            name = (process / "comm").read_text().strip()
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
-        part = "postgresql" if name.startswith("postgres") else "rabbitmq" if name == "beam.smp" else None
-        if part:
-            totals[part] = totals.get(part, 0.0) + used(process.name)
-    return totals
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":   # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    pids = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in (process / "fd").iterdir()):
+                pids.append(int(process.name))
+        except OSError:   # gone, or not ours to read
+            continue
+    return sorted(pids)
+
+
+# PostgreSQL processes by part: backends of the bench's database (client backends, autovacuum and
+# parallel workers on it), and the postmaster's background processes, which have no database
+PG_PROCESSES_SQL = (
+    "SELECT pid, CASE WHEN datname IS NULL THEN 'postgresql_background' ELSE 'postgresql_backends' END"
+    "  FROM pg_stat_activity"
+    " WHERE (datname = current_database() AND pid <> pg_backend_pid())"
+    "    OR (datname IS NULL AND backend_type <> 'client backend')")
+SHARED_PARTS = ("postgresql_background",)   # serve every database of the cluster: reported apart
+
+
+class CpuAccount:
+    """The CPU the processes serving this bench used (see the module's docstring for what is counted),
+    sampled every CPU_SAMPLE_SECONDS by a thread of its own and at every totals()."""
+
+    def __init__(self, services: "Services", db_uri: str, broker_port: int):
+        self.services = services
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.ledger = CpuLedger()
+        self.ignored: set[int] = set()   # backends of the bench's own measuring (its ledger poller)
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.connection = psycopg2.connect(db_uri)
+        self.connection.autocommit = True
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            own_backend = cursor.fetchone()[0]
+        self.broker_pids = listening_pids(broker_port)
+        broker = (f"pid {', '.join(map(str, self.broker_pids))}, listening on port {broker_port}"
+                  if self.broker_pids else f"nothing found listening on port {broker_port}: not counted")
+        postgresql = ("backends of the bench database (pg_stat_activity), the sampler's own left out"
+                      if read_cpu(own_backend, self.ticks) else
+                      "not counted: PostgreSQL's pids are not visible in this machine's /proc")
+        self.counted = {"services": "each service process the bench started", "postgresql_backends": postgresql,
+                        "rabbitmq": broker, "postgresql_background": "the postmaster's background processes "
+                        "(no database): shared by the cluster, reported apart"}
+        self.thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self.thread.start()
+
+    def _sample_until_stopped(self) -> None:
+        while not self.stopping.wait(CPU_SAMPLE_SECONDS):
+            try:
+                self.sample()
+            except (OSError, psycopg2.Error) as error:
+                say(f"CPU sampler: {error}")
+
+    def processes(self) -> dict[str, list[int]]:
+        """The pids counted now, by part."""
+        # a copy in one step: the main thread starts processes while this one samples
+        parts = {name: [process.pid] for name, process in list(self.services.processes.items())}
+        parts["rabbitmq"] = list(self.broker_pids)
+        with self.connection.cursor() as cursor:
+            cursor.execute(PG_PROCESSES_SQL)
+            for pid, part in cursor.fetchall():
+                if pid not in self.ignored:
+                    parts.setdefault(part, []).append(pid)
+        return parts
+
+    def sample(self) -> None:
+        with self.lock:
+            for part, pids in self.processes().items():
+                for pid in pids:
+                    if (reading := read_cpu(pid, self.ticks)) is not None:
+                        self.ledger.record(part, pid, *reading)
+
+    def ignore(self, backend_pid: int) -> None:
+        with self.lock:
+            self.ignored.add(backend_pid)
+
+    def unignore(self, backend_pid: int) -> None:
+        """Once that backend has ended: its pid may be given to another."""
+        with self.lock:
+            self.ignored.discard(backend_pid)
+
+    def totals(self) -> dict[str, float]:
+        self.sample()
+        with self.lock:
+            return self.ledger.totals()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.connection.close()
+
+
+def own_parts(cores: dict) -> dict:
+    """A phase's figures without the shared parts (SHARED_PARTS), which are reported apart."""
+    return {part: value for part, value in cores.items() if part not in SHARED_PARTS}
+
+
+def shared_parts(cores: dict) -> dict:
+    return {part: value for part, value in cores.items() if part in SHARED_PARTS}
+
+
+def cpu_us_per_item(before: dict, after: dict, items: int) -> dict:
+    """Microseconds of CPU each part used per item over a phase (parts that used none left out)."""
+    return {part: round((after[part] - before.get(part, 0.0)) / max(1, items) * 1e6, 1) for part in after
+            if after[part] - before.get(part, 0.0) > 0}
 
 
 def cpu_share(before: dict, after: dict, seconds: float) -> dict:
@@ -237,9 +429,12 @@ class Services(ServiceProcesses):
         if self.exited():
             raise RuntimeError(f"service process(es) exited: {self.exited()}; see {LOG_DIR}")
 
-    def peak_rss_mb(self) -> dict:
+    def peak_rss_mb(self, keys) -> dict:
+        """The high-water mark of each process's resident memory so far (VmHWM), in MB."""
         peaks = {}
         for name, process in self.processes.items():
+            if name not in keys:
+                continue
             status = Path(f"/proc/{process.pid}/status").read_text()
             peaks[name] = round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
         return peaks
@@ -273,58 +468,184 @@ def choose_track_terms(seed: int, sample: int = 5_000) -> tuple[list[str], float
 
 # -- 1, 2: ingest through the running system --------------------------------------------------------
 
-def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: int, batch_size: int,
-           label: str) -> dict:
+# Each rollup beside the same figure counted from the stored rows (UTC hours and minutes, as the
+# write path counts them; run_totals from the ledger, users.tweet_count from the tweets).
+ROLLUP_CHECKS = {
+    "hour_counts": (
+        "SELECT hour, count FROM hour_counts",
+        "SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)"
+        "  FROM tweets GROUP BY 1",
+    ),
+    "minute_counts": (
+        "SELECT minute, run_id, lang, country, count FROM minute_counts",
+        "SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"
+        f"       coalesce(first_run_id, {POPULATE_RUN_ID}), lang, coalesce(country_code, '{UNKNOWN_COUNTRY}'), count(*)"
+        "  FROM tweets GROUP BY 1, 2, 3, 4",
+    ),
+    "tag_counts": (
+        "SELECT tag, country, lang, count FROM tag_counts",
+        f"SELECT g.tag, coalesce(t.country_code, '{UNKNOWN_COUNTRY}'), t.lang, count(*)"
+        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3",
+    ),
+    "minute_tag_counts": (
+        "SELECT minute, tag, run_id, lang, country, count FROM minute_tag_counts",
+        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag,"
+        f"       coalesce(t.first_run_id, {POPULATE_RUN_ID}), t.lang, coalesce(t.country_code, '{UNKNOWN_COUNTRY}'), count(*)"
+        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3, 4, 5",
+    ),
+    "minute_tag_totals": (
+        "SELECT minute, tag, count FROM minute_tag_totals",
+        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag, count(*)"
+        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2",
+    ),
+    "run_totals": (
+        "SELECT run_id, items, received, matched, bad, stored FROM run_totals",
+        "SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
+        "  FROM run_batches GROUP BY 1",
+    ),
+    "users.tweet_count": (
+        "SELECT id, tweet_count FROM users",
+        "SELECT author_id, count(*) FROM tweets GROUP BY 1",
+    ),
+}
+
+
+def rows_differing(cursor, rollup: str, group_by: str) -> int:
+    """How many rows one of the two statements gives and the other does not (0: equal)."""
+    cursor.execute(f"SELECT count(*) FROM (({rollup}) EXCEPT ALL ({group_by})"
+                   f" UNION ALL (({group_by}) EXCEPT ALL ({rollup}))) AS differing")
+    return cursor.fetchone()[0]
+
+
+def rollup_differences(cursor) -> dict[str, int]:
+    """For each rollup (ROLLUP_CHECKS), the rows in which it and its GROUP BY differ."""
+    return {table: rows_differing(cursor, rollup, group_by) for table, (rollup, group_by) in ROLLUP_CHECKS.items()}
+
+
+def verification(expected: int, ledger: dict, tweets_in_table: int, differing_rollup_rows: dict[str, int]) -> dict:
+    """Whether a run stored what it was sent, each tweet once, and left every rollup equal to its
+    GROUP BY: ``ledger`` holds the run's sums (received, matched, bad, stored, items: sum of
+    end - start) and its failed batches and items."""
+    problems = []
+    if ledger["received"] != expected:
+        problems.append(f"received {ledger['received']:,} of {expected:,} tweets")
+    if ledger["items"] != expected:
+        problems.append(f"the ledger's batches cover {ledger['items']:,} of {expected:,} positions")
+    if ledger["bad"]:
+        problems.append(f"{ledger['bad']:,} bad items")
+    if ledger["failed_batches"]:
+        problems.append(f"{ledger['failed_batches']:,} failed batches ({ledger['failed_items']:,} items)")
+    if not tweets_in_table == ledger["matched"] == ledger["stored"]:
+        problems.append(f"matched {ledger['matched']:,}, stored {ledger['stored']:,}, "
+                        f"{tweets_in_table:,} rows of the run in tweets")
+    problems += [f"{table}: {rows:,} rows differ from the GROUP BY over the stored rows"
+                 for table, rows in differing_rollup_rows.items() if rows]
+    return {"verified": not problems, "problems": problems}
+
+
+def settled(status: str, position: int, committed_items: int, failed_items: int) -> bool:
+    """A run is over when the launcher has stopped it and every item it dispatched is committed or kept
+    as failed (as the statistics service's "draining" says)."""
+    return status != "active" and committed_items + failed_items >= position
+
+
+def completion_window(launched_at: float, last_unseen_poll_began: float, seen_poll_ended: float) -> dict:
+    """The ingest's clock. The last commit was not yet visible to the poll that began at
+    ``last_unseen_poll_began`` (its snapshot was taken after it began), and was to the one that ended at
+    ``seen_poll_ended``: it happened in between. ``seconds`` is the window's upper end (its rate a lower
+    bound), ``seconds_at_least`` the lower end, ``seconds_error`` their difference."""
+    return {"seconds": round(seen_poll_ended - launched_at, 3),
+            "seconds_at_least": round(last_unseen_poll_began - launched_at, 3),
+            "seconds_error": round(seen_poll_ended - last_unseen_poll_began, 3)}
+
+
+RUN_STATE_SQL = (
+    "SELECT r.status, r.position, coalesce((SELECT items FROM run_totals WHERE run_id = r.id), 0),"
+    "       coalesce((SELECT sum(end_pos - start_pos) FROM failed_batches WHERE run_id = r.id), 0)"
+    "  FROM runs r WHERE r.id = %s")
+
+
+def ingest(services: Services, cpu: CpuAccount, db_uri: str, track: list[str], count: int, seed: int,
+           batch_size: int, label: str) -> dict:
     body = {"track": track, "source": "synthetic", "rate": 0, "limit": count, "seed": seed,
             "batch_size": batch_size}
-    cpu_before, machine_before = cpu_seconds(services), machine_cpu()
-    launched_at = time.monotonic()
-    answer = requests.post(services.base_url + "/launch", json=body, timeout=60)
-    answer.raise_for_status()
-    run_id = answer.json()["run_id"]
-    say(f"{label}: run {run_id} launched: {count:,} tweets, batch_size {batch_size}")
-    last_report = 0.0
-    deadline = launched_at + max(600, count / 100)
-    while True:
-        services.check_alive()
-        run = requests.get(f"{services.base_url}/statistics/runs/{run_id}", timeout=30).json()
-        now = time.monotonic()
-        if run["status"] != "active" and run["committed_items"] >= run["dispatched_items"]:
-            break
-        if now > deadline:
-            raise TimeoutError(f"{label}: run {run_id} did not finish: {run}")
-        if now - last_report >= 5:
-            say(f"{label}: {run['committed_items']:,} / {count:,} committed "
-                f"({run['committed_items'] / (now - launched_at):,.0f} tweets/s so far)")
-            last_report = now
-        time.sleep(0.5)
-    polled_seconds = time.monotonic() - launched_at
-    cores = cpu_share(cpu_before, cpu_seconds(services), polled_seconds)
-    stolen = stolen_share(machine_before, machine_cpu())
+    poller = psycopg2.connect(db_uri)
+    poller.autocommit = True   # each poll a statement, and a snapshot, of its own
+    poller_pid = None
+    try:
+        with poller.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            poller_pid = cursor.fetchone()[0]
+            cpu.ignore(poller_pid)
+            cpu_before, machine_before = cpu.totals(), machine_cpu()
+            launched_at = time.monotonic()
+            answer = requests.post(services.base_url + "/launch", json=body, timeout=60)
+            answer.raise_for_status()
+            run_id = answer.json()["run_id"]
+            say(f"{label}: run {run_id} launched: {count:,} tweets, batch_size {batch_size}")
+            last_report, last_unseen = launched_at, launched_at
+            deadline = launched_at + max(600, count / 100)
+            while True:
+                began = time.monotonic()
+                cursor.execute(RUN_STATE_SQL, (run_id,))
+                status, position, committed, failed = cursor.fetchone()
+                ended = time.monotonic()
+                if settled(status, int(position), int(committed), int(failed)):
+                    break
+                last_unseen = began
+                services.check_alive()
+                if ended > deadline:
+                    raise TimeoutError(f"{label}: run {run_id} did not finish: {status}, {committed:,} of "
+                                       f"{position:,} committed, {failed:,} failed")
+                if ended - last_report >= 5:
+                    say(f"{label}: {committed:,} / {count:,} committed "
+                        f"({committed / (ended - launched_at):,.0f} tweets/s so far)")
+                    last_report = ended
+                time.sleep(POLL_SECONDS)
+            cpu_after, machine_after = cpu.totals(), machine_cpu()
+    finally:
+        poller.close()
+        if poller_pid is not None:
+            cpu.unignore(poller_pid)
+    window = completion_window(launched_at, last_unseen, ended)
+    seconds = window["seconds"]
+    cores = cpu_share(cpu_before, cpu_after, seconds)
+    stolen = stolen_share(machine_before, machine_after)
     with psycopg2.connect(db_uri) as connection, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT extract(epoch FROM max(b.processed_at) - r.started_at), sum(b.received), sum(b.matched),"
-            "       sum(b.bad), sum(b.stored), count(*), r.status"
-            "  FROM runs r JOIN run_batches b ON b.run_id = r.id WHERE r.id = %s GROUP BY r.id", (run_id,))
-        seconds, received, matched, bad, stored, batches, status = cursor.fetchone()
+            "SELECT extract(epoch FROM max(b.processed_at) - r.started_at), coalesce(sum(b.received), 0),"
+            "       coalesce(sum(b.matched), 0), coalesce(sum(b.bad), 0), coalesce(sum(b.stored), 0),"
+            "       coalesce(sum(b.end_pos - b.start_pos), 0), count(b.run_id), r.status"
+            "  FROM runs r LEFT JOIN run_batches b ON b.run_id = r.id WHERE r.id = %s GROUP BY r.id", (run_id,))
+        ledger_seconds, received, matched, bad, stored, items, batches, status = cursor.fetchone()
+        cursor.execute("SELECT count(*), coalesce(sum(end_pos - start_pos), 0) FROM failed_batches WHERE run_id = %s",
+                       (run_id,))
+        failed_batches, failed_items = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM tweets WHERE first_run_id = %s", (run_id,))
         in_table = cursor.fetchone()[0]
-    seconds = float(seconds)
+        differing = rollup_differences(cursor)
+    ledger = {"received": int(received), "matched": int(matched), "bad": int(bad), "stored": int(stored),
+              "items": int(items), "failed_batches": int(failed_batches), "failed_items": int(failed_items)}
+    checked = verification(count, ledger, in_table, differing)
+    received = ledger["received"]
+    cpu_us = cpu_us_per_item(cpu_before, cpu_after, received)   # per tweet the filter received
     result = {
-        "run_id": run_id, "status": status, "tweets": count, "received": int(received),
-        "matched": int(matched), "bad": int(bad), "stored": int(stored), "tweets_in_table": in_table,
-        "batches": batches, "seconds": round(seconds, 2), "tweets_per_s": round(int(received) / seconds, 1),
-        "polled_seconds": round(polled_seconds, 2), "polled_tweets_per_s": round(int(received) / polled_seconds, 1),
-        "match_ratio": round(int(matched) / max(1, int(received)), 4),
-        "verified": int(received) == count and in_table == int(matched) == int(stored) and int(bad) == 0,
-        "cores_used": cores,
+        "run_id": run_id, "status": status, "tweets": count, **ledger, "tweets_in_table": in_table,
+        "batches": batches, **window, "poll_seconds": POLL_SECONDS,
+        "tweets_per_s": round(received / seconds, 1),
+        "tweets_per_s_at_most": round(received / window["seconds_at_least"], 1) if window["seconds_at_least"] > 0 else None,
+        "ledger_seconds": round(float(ledger_seconds), 2) if ledger_seconds is not None else None,
+        "match_ratio": round(ledger["matched"] / max(1, received), 4),
+        **checked, "rollup_rows_differing": differing,
+        "cores_used": own_parts(cores), "shared_cores_used": shared_parts(cores),
         "cpu_stolen": stolen,
         # where the time goes, whatever the overlap of the parts (it still moves with the machine's speed)
-        "cpu_us_per_tweet": {part: round(share * polled_seconds / max(1, int(received)) * 1e6, 1)
-                             for part, share in cores.items()},
+        "cpu_us_per_tweet": own_parts(cpu_us), "shared_cpu_us_per_tweet": shared_parts(cpu_us),
     }
-    say(f"{label}: {result['received']:,} received, {result['matched']:,} matched, {in_table:,} in the "
-        f"tweets table, {result['tweets_per_s']:,.0f} tweets/s; verified: {result['verified']}")
+    say(f"{label}: {received:,} received, {ledger['matched']:,} matched, {in_table:,} in the tweets table, "
+        f"{result['tweets_per_s']:,.0f} tweets/s over {seconds} s (launch sent to the last commit seen, "
+        f"the commit within the last {window['seconds_error']} s); verified: {result['verified']}"
+        + (f" ({'; '.join(checked['problems'])})" if checked["problems"] else ""))
     say(f"{label}: cores used, from launch to the last commit: {cores}; "
         f"{stolen:.0%} of the machine's CPU time stolen by the hypervisor")
     return result
@@ -332,7 +653,8 @@ def ingest(services: Services, db_uri: str, track: list[str], count: int, seed: 
 
 # -- 3: the limits of the parts ----------------------------------------------------------------------
 
-def limit_parse(items: list[bytes]) -> dict:
+def limit_orjson_loads(items: list[bytes]) -> dict:
+    """orjson.loads of each item: a JSON decoder's speed on these payloads, not the filter's parser."""
     began = time.perf_counter()
     for item in items:
         orjson.loads(item)
@@ -340,13 +662,87 @@ def limit_parse(items: list[bytes]) -> dict:
     return {"tweets_per_s": round(len(items) / parse_seconds, 1)}
 
 
-def limit_filter_cpu(items: list[bytes], track: list[str]) -> float:
-    """What one filter worker spends per tweet before the database: parse, normalise, match."""
+def limit_filter_prepare(items: list[bytes], track: list[str]) -> tuple[dict, list[PreparedBatch]]:
+    """What one filter worker spends per tweet before the database, on one core: the filter's own
+    parse and match (pipeline.prepare) of the same batches. Returns the prepared batches too."""
     began = time.perf_counter()
-    for start in range(0, len(items), BATCH_SIZE):
-        prepare({"run_id": 0, "start": start, "end": start + BATCH_SIZE, "track": track,
-                 "items": items[start:start + BATCH_SIZE]})
-    return round(len(items) / (time.perf_counter() - began), 1)
+    prepared = [prepare({"run_id": 0, "start": start, "end": start + len(items[start:start + BATCH_SIZE]),
+                         "track": track, "items": items[start:start + BATCH_SIZE]})
+                for start in range(0, len(items), BATCH_SIZE)]
+    seconds = time.perf_counter() - began
+    return {"tweets_per_s": round(len(items) / seconds, 1), "batches": len(prepared)}, prepared
+
+
+def store_groups(batches: list, max_tweets: int = MAX_GROUP_TWEETS) -> list[list]:
+    """The batches in the groups the filter's group committer forms when it finds them all waiting:
+    a batch is added while the group holds fewer than ``max_tweets`` matched tweets."""
+    groups: list[list] = []
+    size = max_tweets
+    for batch in batches:
+        if size >= max_tweets:
+            groups.append([])
+            size = 0
+        groups[-1].append(batch)
+        size += len(batch.matched)
+    return groups
+
+
+def limit_store(db_uri: str, prepared: list[PreparedBatch], track: list[str]) -> dict:
+    """The filter's write path (pipeline.commit_batches: ledger, store_tweets with tags, authors, places
+    and rollups) over prepared batches given fresh tweet ids, in a run of its own, groups as the group
+    committer forms them at most, on one connection in sequence. Reports a figure only when every
+    tweet was stored."""
+    # make_engine lets psycopg2 wait through eventlet's hub, as in the filter, for the whole process:
+    # the bench's own COPYs (limit_copy_tweets_only, the bulk load) cannot run that way, so it is undone
+    wait_callback = psycopg2.extensions.get_wait_callback()
+    engine = make_engine(db_uri, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            run_id = conn.execute(text(
+                "INSERT INTO runs (track, source, status, position, stopped_at)"
+                " VALUES (CAST(:track AS jsonb), 'bench-limit', 'finished', :position, now()) RETURNING id"),
+                {"track": orjson.dumps(track).decode(), "position": prepared[-1].end if prepared else 0}).scalar_one()
+        fresh, next_id = [], STORE_ID_BASE
+        for batch in prepared:
+            matched = [replace(tweet, id=next_id + n) for n, tweet in enumerate(batch.matched)]
+            next_id += len(matched)
+            fresh.append(replace(batch, run_id=run_id, matched=matched))
+        groups = store_groups(fresh)
+        began = time.perf_counter()
+        stored = sum(n or 0 for group in groups for n in commit_batches(engine, group))
+        seconds = time.perf_counter() - began
+    finally:
+        engine.dispose()
+        psycopg2.extensions.set_wait_callback(wait_callback)
+    received = sum(b.counts.received for b in fresh)
+    matched = sum(len(b.matched) for b in fresh)
+    complete = stored == matched
+    return {"completed": complete, "problems": [] if complete else [f"stored {stored:,} of {matched:,} tweets"],
+            "tweets_per_s": round(received / seconds, 1) if complete else None,
+            "stored_tweets_per_s": round(matched / seconds, 1) if complete else None,
+            "tweets": received, "stored": stored, "transactions": len(groups), "run_id": run_id}
+
+
+def broker_outcome(published_batches: int, published_items: int, consumed_batches: int, consumed_items: int, *,
+                   consumer_ready: bool, consumer_done: bool, failure: BaseException | None,
+                   seconds: float, publish_seconds: float | None) -> dict:
+    """The broker limit's figures, or none when it did not complete: the consumer was not ready,
+    did not finish in time, failed, or did not get every batch and item that was published."""
+    problems = []
+    if not consumer_ready:
+        problems.append("the consumer was not ready within 30 s")
+    if failure is not None:
+        problems.append(f"failed: {failure!r}")
+    if consumer_ready and not consumer_done:
+        problems.append("the consumer had not finished within 600 s")
+    if (consumed_batches, consumed_items) != (published_batches, published_items):
+        problems.append(f"consumed {consumed_batches:,} of {published_batches:,} batches "
+                        f"({consumed_items:,} of {published_items:,} items)")
+    complete = not problems
+    return {"completed": complete, "problems": problems, "batches": published_batches,
+            "consumed_batches": consumed_batches, "consumed_items": consumed_items,
+            "tweets_per_s": round(consumed_items / seconds, 1) if complete else None,
+            "publish_only_tweets_per_s": round(published_items / publish_seconds, 1) if complete else None}
 
 
 def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
@@ -356,9 +752,10 @@ def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
     exchange = Exchange("bench.events", type="topic", durable=True)
     queue = Queue("bench-tweet-batches", exchange=exchange, routing_key="tweet_batch", durable=True)
     compression = batch_compression(os.environ)   # as config.yml gives it to the launcher
-    bodies = [wire.dumps({"run_id": 0, "start": s, "end": s + len(items[s:s + BATCH_SIZE]), "source": "synthetic",
-                          "track": track, "items": wire.RawLines(items[s:s + BATCH_SIZE])})
-              for s in range(0, len(items), BATCH_SIZE)]
+    slices = [items[s:s + BATCH_SIZE] for s in range(0, len(items), BATCH_SIZE)]
+    bodies = [wire.dumps({"run_id": 0, "start": n * BATCH_SIZE, "end": n * BATCH_SIZE + len(part),
+                          "source": "synthetic", "track": track, "items": wire.RawLines(part)})
+              for n, part in enumerate(slices)]
     consumed = {"items": 0, "batches": 0}
     ready, done = threading.Event(), threading.Event()
     failure: list[BaseException] = []
@@ -377,32 +774,40 @@ def limit_broker(amqp_uri: str, items: list[bytes], track: list[str]) -> dict:
         except BaseException as error:  # noqa: BLE001 - reported by the publishing thread
             failure.append(error)
         finally:
-            ready.set()
             done.set()
 
+    published = {"batches": 0, "items": 0}
+    publish_seconds = None
+    consumer_ready = consumer_done = False
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         queue(connection.default_channel).declare()
         consumer = threading.Thread(target=consume, daemon=True)
         consumer.start()
-        ready.wait(30)
-        producer = connection.Producer(exchange=exchange)
+        consumer_ready = ready.wait(30) and not failure
         began = time.perf_counter()
-        for body in bodies:
-            producer.publish(body, routing_key="tweet_batch", delivery_mode=2, compression=compression,
-                             content_type="application/x-tweetstream", content_encoding="binary")
-        published = time.perf_counter() - began
-        done.wait(600)
+        if consumer_ready:
+            producer = connection.Producer(exchange=exchange)
+            try:
+                for body, part in zip(bodies, slices, strict=True):
+                    producer.publish(body, routing_key="tweet_batch", delivery_mode=2, compression=compression,
+                                     content_type="application/x-tweetstream", content_encoding="binary")
+                    published["batches"] += 1
+                    published["items"] += len(part)
+                publish_seconds = time.perf_counter() - began
+            except Exception as error:  # noqa: BLE001 - the limit reports it and gives no figure; the bench goes on
+                failure.append(error)
+            consumer_done = done.wait(600)
         seconds = time.perf_counter() - began
         queue(connection.default_channel).delete()
         exchange(connection.default_channel).delete()
-    if failure:
-        raise failure[0]
-    return {"tweets_per_s": round(consumed["items"] / seconds, 1), "batches": len(bodies),
-            "publish_only_tweets_per_s": round(len(items) / published, 1)}
+    return broker_outcome(len(bodies), len(items), consumed["batches"], consumed["items"],
+                          consumer_ready=consumer_ready, consumer_done=consumer_done,
+                          failure=failure[0] if failure else None, seconds=seconds, publish_seconds=publish_seconds)
 
 
-def limit_copy(db_uri: str, items: list[bytes]) -> dict:
-    """COPY the tweets rows the filter would build from these items (fresh ids), then remove them."""
+def limit_copy_tweets_only(db_uri: str, items: list[bytes]) -> dict:
+    """COPY the tweets rows the filter would build from these items (fresh ids), then remove them: the
+    tweets table alone, without tags, users, places, rollups or the ledger."""
     parsed = parse_documents(items)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -422,6 +827,20 @@ def limit_copy(db_uri: str, items: list[bytes]) -> dict:
         cursor.execute("DELETE FROM tweets WHERE id >= %s", (COPY_ID_BASE,))
         connection.commit()
     return {"rows_per_s": round(len(parsed.tweets) / seconds, 1), "rows": len(parsed.tweets)}
+
+
+# the limits the pipeline's parts set: the slowest is the ceiling ingest is compared with
+PIPELINE_LIMITS = ("filter_prepare", "store", "broker")
+
+
+def slowest_limit(limits: dict) -> tuple[str | None, float | None]:
+    """(name, tweets/s) of the slowest of PIPELINE_LIMITS; (None, None) when one of them has no figure
+    (it did not complete): the slowest is then unknown."""
+    figures = {name: limits[name]["tweets_per_s"] for name in PIPELINE_LIMITS}
+    if any(value is None for value in figures.values()):
+        return None, None
+    name = min(figures, key=figures.get)
+    return name, figures[name]
 
 
 # -- 4: views ----------------------------------------------------------------------------------------
@@ -479,25 +898,45 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
-def measure_views(base_url: str, urls: dict, count: int) -> dict:
+def view_figures(samples: list[tuple[float, bool]]) -> dict:
+    """A view's latency from (milliseconds, answered 200) samples: percentiles and mean over the
+    successful requests only (a fast error must not pass for a fast view), failures counted apart;
+    no percentile at all when none succeeded."""
+    timings = sorted(ms for ms, ok in samples if ok)
+    figures = {"requests": len(samples), "failures": len(samples) - len(timings), "successful": len(timings),
+               "p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None}
+    if timings:
+        figures.update(p50_ms=round(percentile(timings, 0.50), 2), p95_ms=round(percentile(timings, 0.95), 2),
+                       p99_ms=round(percentile(timings, 0.99), 2), mean_ms=round(statistics.mean(timings), 2))
+    return figures
+
+
+def timed_get(session: requests.Session, url: str) -> tuple[float, bool, int]:
+    """(milliseconds, answered 200, body bytes) of one request; a request that raised is a failure."""
+    began = time.perf_counter()
+    try:
+        answer = session.get(url, timeout=60)
+    except requests.RequestException:
+        return (time.perf_counter() - began) * 1000, False, 0
+    return (time.perf_counter() - began) * 1000, answer.status_code == 200, len(answer.content)
+
+
+def measure_views(targets: dict, count: int) -> dict:
+    """``count`` sequential requests to each view's URL (``targets``: view -> URL), after ten to warm up."""
     session = requests.Session()
     results = {}
-    for view, path in urls.items():
+    for view, url in targets.items():
         for _ in range(10):  # warm the connection pools and caches first
-            session.get(base_url + path, timeout=60)
-        timings, failures = [], 0
+            timed_get(session, url)
+        samples, size = [], 0
         for _ in range(count):
-            began = time.perf_counter()
-            answer = session.get(base_url + path, timeout=60)
-            timings.append((time.perf_counter() - began) * 1000)
-            failures += answer.status_code != 200
-        timings.sort()
-        results[view] = {"url": path, "requests": count, "failures": failures,
-                         "p50_ms": round(percentile(timings, 0.50), 2), "p95_ms": round(percentile(timings, 0.95), 2),
-                         "p99_ms": round(percentile(timings, 0.99), 2), "mean_ms": round(statistics.mean(timings), 2),
-                         "bytes": len(answer.content)}
-        say(f"view {view}: p50 {results[view]['p50_ms']} ms, p95 {results[view]['p95_ms']} ms, "
-            f"p99 {results[view]['p99_ms']} ms ({failures} failed)")
+            ms, ok, size = timed_get(session, url)
+            samples.append((ms, ok))
+        results[view] = {"url": urlparse(url).path + (f"?{urlparse(url).query}" if urlparse(url).query else ""),
+                         **view_figures(samples), "bytes": size}
+        figures = results[view]
+        say(f"view {view}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms "
+            f"over {figures['successful']} successful requests ({figures['failures']} failed)")
     return results
 
 
@@ -508,7 +947,8 @@ def explain_slow_views(db_uri: str, measured: dict, parameters: dict, budget_ms:
     try:
         with engine.connect() as conn:
             for view, figures in measured.items():
-                if figures["p95_ms"] <= budget_ms or view not in calls:
+                # a view none of whose requests succeeded has no latency to explain: its failures show
+                if figures["p95_ms"] is None or figures["p95_ms"] <= budget_ms or view not in calls:
                     continue
                 sent: list[tuple[str, dict]] = []
 
@@ -532,13 +972,21 @@ def explain_slow_views(db_uri: str, measured: dict, parameters: dict, budget_ms:
     return plans
 
 
-def load_with_wrk(wrk: str, url: str) -> dict:
-    output = subprocess.run([wrk, *WRK_ARGS, url], capture_output=True, text=True, check=True).stdout
+def wrk_figures(output: str) -> dict:
+    """requests/s as wrk reports it (every answer, failed or not), and the failures: answers other
+    than 2xx/3xx plus socket errors (connect, read, write, timeout)."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests_done = re.search(r"(\d+) requests in", output)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     socket_errors = re.search(r"Socket errors:.*", output)
-    return {"rps": rps, "non_2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(0) if socket_errors else None}
+    non_2xx = int(errors.group(1)) if errors else 0
+    socket_failures = sum(map(int, re.findall(r"\d+", socket_errors.group(0)))) if socket_errors else 0
+    return {"rps": rps, "requests": int(requests_done.group(1)) if requests_done else None, "non_2xx": non_2xx,
+            "socket_errors": socket_errors.group(0) if socket_errors else None, "failed": non_2xx + socket_failures}
+
+
+def load_with_wrk(wrk: str, url: str) -> dict:
+    return wrk_figures(subprocess.run([wrk, *WRK_ARGS, url], capture_output=True, text=True, check=True).stdout)
 
 
 def load_with_threads(url: str) -> dict:
@@ -551,7 +999,10 @@ def load_with_threads(url: str) -> dict:
         local.session = session
         done = failed = 0
         while time.monotonic() < stop_at:
-            failed += session.get(url, timeout=30).status_code != 200
+            try:
+                failed += session.get(url, timeout=30).status_code != 200
+            except requests.RequestException:
+                failed += 1
             done += 1
         return done, failed
 
@@ -559,48 +1010,111 @@ def load_with_threads(url: str) -> dict:
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         totals = list(pool.map(hammer, range(CONCURRENCY)))
     seconds = time.monotonic() - began
-    return {"rps": round(sum(d for d, _ in totals) / seconds, 1), "non_2xx": sum(f for _, f in totals),
-            "socket_errors": None}
+    failed = sum(f for _, f in totals)
+    return {"rps": round(sum(d for d, _ in totals) / seconds, 1), "requests": sum(d for d, _ in totals),
+            "non_2xx": failed, "socket_errors": None, "failed": failed}
+
+
+def rpc_calls(metrics: str, service: str, entrypoint: str) -> int:
+    """How many times a service's entrypoint ran, from its Prometheus text (EntrypointMetrics' count)."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("tweetstream_entrypoint_duration_seconds_count{") and \
+                f'service="{service}"' in line and f'entrypoint="{entrypoint}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def statistics_rpc_calls(services: "Services") -> int | None:
+    """get_statistics calls the statistics service has served so far; None when its metrics do not answer."""
+    try:
+        answer = requests.get(f"http://127.0.0.1:{services.metrics_ports['statistics']}/metrics", timeout=10)
+    except requests.RequestException:
+        return None
+    return rpc_calls(answer.text, "statistics", "get_statistics") if answer.status_code == 200 else None
+
+
+def wait_answering(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s; see {LOG_DIR}")
 
 
 # -- the report -------------------------------------------------------------------------------------
 
+def rate(value: float | None, unit: str) -> str:
+    return f"{value:,.0f} {unit}" if value is not None else "no figure"
+
+
+def ms(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "-"
+
+
+def by_size(figures: dict) -> str:
+    return ", ".join(f"{part} {value}" for part, value in sorted(figures.items(), key=lambda kv: -kv[1]))
+
+
 def table(report: dict) -> str:
+    limits = report["limits"]
+    ingest = report["ingest"]
     rows = [
-        (f"ingest (batches of {BATCH_SIZE})", f"{report['ingest_tweets_per_s']:,.0f} tweets/s",
-         f"{report['ingest']['received']:,} tweets, {report['ingest']['seconds']} s, match ratio "
-         f"{report['match_ratio']:.3f}, verified {report['ingest']['verified']}"),
-        ("ingest (1 tweet/message)", f"{report['ingest_batch1_tweets_per_s']:,.0f} tweets/s",
-         f"{report['ingest_batch1']['received']:,} tweets, verified {report['ingest_batch1']['verified']}"),
-        ("limit: orjson parse", f"{report['limit_parse_tweets_per_s']:,.0f} tweets/s", ""),
-        ("limit: broker pub+consume", f"{report['limit_broker_tweets_per_s']:,.0f} tweets/s",
-         f"{report['limits']['broker']['batches']} batches of {BATCH_SIZE}"),
-        ("limit: COPY into tweets", f"{report['limit_copy_rows_per_s']:,.0f} rows/s", ""),
-        ("(filter CPU: parse+match)", f"{report['filter_cpu_tweets_per_s']:,.0f} tweets/s", "one core, no DB"),
+        (f"ingest (batches of {BATCH_SIZE})", rate(report["ingest_tweets_per_s"], "tweets/s"),
+         f"{ingest['received']:,} tweets in {ingest['seconds']} s (launch sent to the last commit seen; the commit "
+         f"within its last {ingest['seconds_error']} s), match ratio {report['match_ratio']:.3f}, "
+         f"verified {ingest['verified']}" + (f": {'; '.join(ingest['problems'])}" if ingest["problems"] else "")),
+        ("ingest (1 tweet/message)", rate(report["ingest_batch1_tweets_per_s"], "tweets/s"),
+         f"{report['ingest_batch1']['received']:,} tweets, verified {report['ingest_batch1']['verified']}"
+         + (f": {'; '.join(report['ingest_batch1']['problems'])}" if report["ingest_batch1"]["problems"] else "")),
+        ("limit: filter parse+match", rate(report["limit_filter_prepare_tweets_per_s"], "tweets/s"),
+         "pipeline.prepare, one core, no database"),
+        ("limit: store (filter's write path)", rate(report["limit_store_tweets_per_s"], "tweets/s"),
+         f"{rate(limits['store']['stored_tweets_per_s'], 'rows/s')} stored; transactions of up to "
+         f"{MAX_GROUP_TWEETS:,} matched tweets: {limits['store']['transactions']}; one connection"
+         + (f"; {'; '.join(limits['store']['problems'])}" if limits["store"]["problems"] else "")),
+        ("limit: broker pub+consume", rate(report["limit_broker_tweets_per_s"], "tweets/s"),
+         f"{limits['broker']['batches']} batches of {BATCH_SIZE}"
+         + (f"; {'; '.join(limits['broker']['problems'])}" if limits["broker"]["problems"] else "")),
+        ("slowest limit", rate(report["slowest_limit_tweets_per_s"], "tweets/s"),
+         report["slowest_limit"] or "unknown: a limit did not complete"),
+        ("(orjson.loads alone)", rate(report["limit_orjson_loads_tweets_per_s"], "tweets/s"), "not the filter's parser"),
+        ("(COPY into tweets alone)", rate(report["limit_copy_tweets_only_rows_per_s"], "rows/s"),
+         "no tags, users, rollups or ledger"),
         ("tweets loaded", f"{report['tweets_loaded']:,}", f"bulk {report['bulk']['seconds']} s; "
                                                            f"{report['tweets_in_database']:,} tweets in the db"),
     ]
-    for view, figures in report["views"].items():
-        rows.append((f"view {view}", f"p95 {figures['p95_ms']:.1f} ms",
-                     f"p50 {figures['p50_ms']:.1f}, p99 {figures['p99_ms']:.1f} ms, "
-                     f"{figures['requests']} req, {figures['failures']} failed"))
-    rows.append(("cores used during ingest", "", ", ".join(
-        f"{part} {cores}" for part, cores in sorted(report["ingest"]["cores_used"].items(), key=lambda kv: -kv[1]))))
-    cpu = report["ingest"].get("cpu_us_per_tweet", {})
-    rows.append(("CPU per tweet during ingest", f"{sum(cpu.values()):.0f} us", ", ".join(
-        f"{part} {us}" for part, us in sorted(cpu.items(), key=lambda kv: -kv[1])) + " (process CPU, us)"))
+    views = dict(report["views"], **{f"/statistics ({UNCACHED})": report["statistics_uncached_view"]})
+    for view, figures in views.items():
+        rows.append((f"view {view}", f"p95 {ms(figures['p95_ms'])} ms",
+                     f"p50 {ms(figures['p50_ms'])}, p99 {ms(figures['p99_ms'])} ms over {figures['successful']} "
+                     f"successful of {figures['requests']} req, {figures['failures']} failed"))
+    rows.append(("cores used during ingest", "", by_size(ingest["cores_used"])
+                 + f" (shared: {by_size(ingest['shared_cores_used']) or 'none'})"))
+    cpu = ingest["cpu_us_per_tweet"]
+    rows.append(("CPU per tweet during ingest", f"{sum(cpu.values()):.0f} us",
+                 by_size(cpu) + " (process CPU, us; shared: " + (by_size(ingest["shared_cpu_us_per_tweet"]) or "none") + ")"))
+    rows.append(("filter CPU per tweet (ingest)", f"{report['filter_cpu_us_per_tweet']} us", "the filter process"))
     rows.append(("machine speed", f"{report['machine']['python_loop_10m_s']} s", "10M-step CPython loop"))
     rows.append(("CPU stolen by the hypervisor", f"{report['cpu_stolen']['ingest']:.0%}",
                  f"during ingest; batch 1 {report['cpu_stolen']['ingest_batch1']:.0%}, views "
                  f"{report['cpu_stolen']['views']:.0%}, 32 conn {report['cpu_stolen']['throughput']:.0%}"))
-    rows.append(("/statistics at 32 conn", f"{report['statistics_rps']:,.0f} req/s", report["load_generator"]))
-    rows.append(("bare nameko @http at 32 conn", f"{report['bare_http_rps']:,.0f} req/s", report["load_generator"]))
+    for target, label in (("statistics", "/statistics at 32 conn"), ("statistics_uncached", f"/statistics, {UNCACHED}"),
+                          ("bare_http", "bare nameko @http at 32 conn")):
+        figures = report["throughput"][target]
+        calls = figures.get("rpc_calls")
+        rows.append((label, f"{figures['rps']:,.0f} req/s", f"{figures['failed']} failed"
+                     + (f", {calls:,} get_statistics RPCs" if calls is not None else "")
+                     + (", answer shared for 0.25 s" if target == "statistics" else "")))
     rows.append(("cores used at 32 conn", "", "; ".join(
-        f"{target}: " + ", ".join(f"{part} {cores}" for part, cores in sorted(
-            report["throughput"][target]["cores_used"].items(), key=lambda kv: -kv[1]))
-        for target in ("statistics", "bare_http"))))
+        f"{target}: {by_size(report['throughput'][target]['cores_used'])}"
+        for target in ("statistics", "statistics_uncached", "bare_http"))))
     for service, mb in report["peak_rss_mb"].items():
-        rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "VmHWM after the ingest phases"))
+        rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "VmHWM at the end of the bench"))
     worst = max(report["contention"].values(), key=lambda c: c["other_nameko_processes"])
     rows.append(("other nameko processes", f"{worst['other_nameko_processes']}",
                  f"not the bench's (tests of others); load average up to "
@@ -610,6 +1124,32 @@ def table(report: dict) -> str:
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:>{value_width}}  {note}".rstrip() for name, value, note in rows)
+
+
+def figures_of(report: dict) -> dict:
+    """The top-level figures the table and the goals read, from the phases' results."""
+    limits = report["limits"]
+    slowest_name, slowest = slowest_limit(limits)
+    return {
+        "ingest_tweets_per_s": report["ingest"]["tweets_per_s"],
+        "ingest_batch1_tweets_per_s": report["ingest_batch1"]["tweets_per_s"],
+        "match_ratio": report["ingest"]["match_ratio"],
+        "filter_cpu_us_per_tweet": report["ingest"]["cpu_us_per_tweet"].get("filter"),
+        "filter_cpu_tweets_per_s": limits["filter_prepare"]["tweets_per_s"],
+        "limit_filter_prepare_tweets_per_s": limits["filter_prepare"]["tweets_per_s"],
+        "limit_store_tweets_per_s": limits["store"]["tweets_per_s"],
+        "limit_broker_tweets_per_s": limits["broker"]["tweets_per_s"],
+        "limit_orjson_loads_tweets_per_s": limits["orjson_loads"]["tweets_per_s"],
+        "limit_copy_tweets_only_rows_per_s": limits["copy_tweets_only"]["rows_per_s"],
+        "slowest_limit": slowest_name, "slowest_limit_tweets_per_s": slowest,
+        "views_p50_ms": {view: f["p50_ms"] for view, f in report["views"].items()},
+        "views_p95_ms": {view: f["p95_ms"] for view, f in report["views"].items()},
+        "views_p99_ms": {view: f["p99_ms"] for view, f in report["views"].items()},
+        "views_failures": {view: f["failures"] for view, f in report["views"].items()},
+        "statistics_rps": report["throughput"]["statistics"]["rps"],
+        "statistics_uncached_rps": report["throughput"]["statistics_uncached"]["rps"],
+        "bare_http_rps": report["throughput"]["bare_http"]["rps"],
+    }
 
 
 def main() -> int:
@@ -636,31 +1176,38 @@ def main() -> int:
                     "settings": {"BENCH_TWEETS": tweets, "BENCH_BATCH1_TWEETS": batch1_tweets,
                                  "BENCH_LOAD": load_count, "BENCH_VIEW_REQUESTS": view_requests,
                                  "batch_size": BATCH_SIZE, "batch_compression": batch_compression(os.environ)},
-                    "ingest_rate_timing": "tweets received / (max(run_batches.processed_at) - runs.started_at);"
-                                          " processed_at is the start of the last batch's transaction",
+                    "ingest_rate_timing": "tweets received / seconds, seconds from the launch request sent to the end of "
+                                          f"the first poll (every {POLL_SECONDS} s, in the database) that saw the last "
+                                          "batch committed; the commit happened within seconds_error before that "
+                                          "(seconds_at_least: the window's lower end)",
                     "database_kept": BENCH_NAME}
+    cpu = None
     try:
         say(f"starting {', '.join(services.available())} (one nameko run process each); logs in {LOG_DIR}")
         services.start_all(timeout=90)
+        cpu = CpuAccount(services, db_uri, urlparse(amqp_uri).port or 5672)
+        report["cpu_counted"] = cpu.counted
 
         report["contention"] = {"before_ingest": contention()}
-        report["ingest"] = ingest(services, db_uri, track, tweets, INGEST_SEED, BATCH_SIZE, "ingest")
-        report["ingest_batch1"] = ingest(services, db_uri, track, batch1_tweets, BATCH1_SEED, 1, "ingest batch_size 1")
+        report["ingest"] = ingest(services, cpu, db_uri, track, tweets, INGEST_SEED, BATCH_SIZE, "ingest")
+        report["ingest_batch1"] = ingest(services, cpu, db_uri, track, batch1_tweets, BATCH1_SEED, 1,
+                                         "ingest batch_size 1")
         report["contention"]["after_ingest"] = contention()
-        report["peak_rss_mb"] = services.peak_rss_mb()
-        say(f"peak RSS (MB): {report['peak_rss_mb']}")
 
         say(f"limits: generating the same {tweets:,} items (seed {INGEST_SEED})")
         source = SyntheticSource(seed=INGEST_SEED, rate=0, run_id=report["ingest"]["run_id"])
         now = datetime.now(timezone.utc)
         items = [source.item(position, now) for position in range(tweets)]
-        report["limits"] = {"parse": limit_parse(items)}
-        say(f"limit parse: {report['limits']['parse']['tweets_per_s']:,.0f} tweets/s")
-        report["filter_cpu_tweets_per_s"] = limit_filter_cpu(items, track)
+        report["limits"] = {"orjson_loads": limit_orjson_loads(items)}
+        report["limits"]["filter_prepare"], prepared = limit_filter_prepare(items, track)
+        say(f"limit filter prepare: {report['limits']['filter_prepare']['tweets_per_s']:,.0f} tweets/s")
+        report["limits"]["store"] = limit_store(db_uri, prepared, track)
+        say(f"limit store: {rate(report['limits']['store']['tweets_per_s'], 'tweets/s')}")
+        del prepared
         report["limits"]["broker"] = limit_broker(amqp_uri, items, track)
-        say(f"limit broker: {report['limits']['broker']['tweets_per_s']:,.0f} tweets/s")
-        report["limits"]["copy"] = limit_copy(db_uri, items)
-        say(f"limit COPY: {report['limits']['copy']['rows_per_s']:,.0f} rows/s")
+        say(f"limit broker: {rate(report['limits']['broker']['tweets_per_s'], 'tweets/s')}"
+            + (f" ({'; '.join(report['limits']['broker']['problems'])})" if report["limits"]["broker"]["problems"] else ""))
+        report["limits"]["copy_tweets_only"] = limit_copy_tweets_only(db_uri, items)
         del items
 
         say(f"bulk loading {load_count:,} tweets")
@@ -669,68 +1216,70 @@ def main() -> int:
             cursor.execute("SELECT count(*) FROM tweets")
             report["tweets_in_database"] = cursor.fetchone()[0]
 
+        # a second gateway whose /statistics answer is never reused: every request not arriving while
+        # another's call is in flight makes the statistics RPC and its query
+        uncached_port = free_port()
+        services.start("gateway", replica="uncached", WEB_SERVER_ADDRESS=f"127.0.0.1:{uncached_port}",
+                       STATISTICS_FRESH_FOR="0")
+        uncached_url = f"http://127.0.0.1:{uncached_port}/statistics"
+        wait_answering(uncached_url)
+
         report["contention"]["before_views"] = contention()
         urls, parameters = view_urls(db_uri)
         say(f"views: {view_requests} sequential requests each (user view: {parameters['username']}, "
             f"the busiest author, {parameters['author_tweets']} tweets)")
         machine_before = machine_cpu()
-        report["views"] = measure_views(services.base_url, urls, view_requests)
+        report["views"] = measure_views({view: services.base_url + path for view, path in urls.items()}, view_requests)
+        report["statistics_uncached_view"] = measure_views({f"/statistics ({UNCACHED})": uncached_url},
+                                                           view_requests)[f"/statistics ({UNCACHED})"]
         stolen_views = stolen_share(machine_before, machine_cpu())
         report["slow_view_plans"] = explain_slow_views(db_uri, report["views"], parameters)
 
         bare_port = free_port()
         services.start("bare_http", module="tools.bare_http", WEB_SERVER_ADDRESS=f"127.0.0.1:{bare_port}")
         bare_url = f"http://127.0.0.1:{bare_port}/bare"
-        for _ in range(100):
-            try:
-                if requests.get(bare_url, timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_answering(bare_url)
         report["load_generator"] = (f"wrk {' '.join(WRK_ARGS)}" if wrk else
                                     f"python thread pool, {CONCURRENCY} connections, {LOAD_SECONDS} s")
         say(f"throughput at 32 connections with {report['load_generator']}")
         generate = (lambda url: load_with_wrk(wrk, url)) if wrk else load_with_threads
 
-        def load(url: str) -> dict:
+        def load(url: str, count_rpcs: bool) -> dict:
             # the cores each process used under the load: a gateway short of a full core was
             # waiting (for the statistics service, the broker), not working
-            before, began = cpu_seconds(services), time.monotonic()
+            before, calls_before, began = cpu.totals(), statistics_rpc_calls(services), time.monotonic()
             result = generate(url)
-            result["cores_used"] = cpu_share(before, cpu_seconds(services), time.monotonic() - began)
+            after, calls_after = cpu.totals(), statistics_rpc_calls(services)
+            cores = cpu_share(before, after, time.monotonic() - began)
+            result.update(cores_used=own_parts(cores), shared_cores_used=shared_parts(cores))
+            if count_rpcs:
+                result["rpc_calls"] = (calls_after - calls_before
+                                       if calls_before is not None and calls_after is not None else None)
             return result
 
         machine_before = machine_cpu()
-        report["throughput"] = {"statistics": load(services.base_url + "/statistics"),
-                                "bare_http": load(bare_url)}
+        report["throughput"] = {"statistics": load(services.base_url + "/statistics", True),
+                                "statistics_uncached": load(uncached_url, True),
+                                "bare_http": load(bare_url, False)}
         stolen_throughput = stolen_share(machine_before, machine_cpu())
         say(f"throughput: {report['throughput']}")
         report["contention"]["after_views"] = contention()
         say(f"other load on the machine: {report['contention']}")
+        # read last: a process's high-water mark covers every phase before (the views and loads too)
+        report["peak_rss_mb"] = services.peak_rss_mb([key for key in services.processes if key != "bare_http"])
+        report["peak_rss_mb_bare_http"] = services.peak_rss_mb(["bare_http"]).get("bare_http")
+        say(f"peak RSS (MB): {report['peak_rss_mb']}")
     finally:
+        if cpu is not None:
+            cpu.close()
         services.stop_all()
         rabbitmqctl("delete_vhost", BENCH_NAME, check=False)
         say(f"every process stopped, vhost {BENCH_NAME} deleted; database {BENCH_NAME} kept for inspection")
 
-    limits = report["limits"]
-    report.update({
-        "ingest_tweets_per_s": report["ingest"]["tweets_per_s"],
-        "ingest_batch1_tweets_per_s": report["ingest_batch1"]["tweets_per_s"],
-        "match_ratio": report["ingest"]["match_ratio"],
-        "limit_parse_tweets_per_s": limits["parse"]["tweets_per_s"],
-        "limit_broker_tweets_per_s": limits["broker"]["tweets_per_s"],
-        "limit_copy_rows_per_s": limits["copy"]["rows_per_s"],
-        "views_p50_ms": {view: f["p50_ms"] for view, f in report["views"].items()},
-        "views_p95_ms": {view: f["p95_ms"] for view, f in report["views"].items()},
-        "views_p99_ms": {view: f["p99_ms"] for view, f in report["views"].items()},
-        "statistics_rps": report["throughput"]["statistics"]["rps"],
-        "bare_http_rps": report["throughput"]["bare_http"]["rps"],
-        "tweets_loaded": load_count,
-        "cpu_stolen": {"ingest": report["ingest"]["cpu_stolen"], "ingest_batch1": report["ingest_batch1"]["cpu_stolen"],
-                       "views": stolen_views, "throughput": stolen_throughput},
-    })
-    report["slowest_limit_tweets_per_s"] = min(report["limit_parse_tweets_per_s"], report["limit_broker_tweets_per_s"],
-                                               report["limit_copy_rows_per_s"])
+    report.update(figures_of(report))
+    report["tweets_loaded"] = load_count
+    report["cpu_stolen"] = {"ingest": report["ingest"]["cpu_stolen"], "ingest_batch1": report["ingest_batch1"]["cpu_stolen"],
+                            "views": stolen_views, "throughput": stolen_throughput}
     report["goals"] = {goal: bool(check(report)) for goal, check in GOALS.items()}
     BUILD.mkdir(exist_ok=True)
     (BUILD / "bench.json").write_text(json.dumps(report, indent=2, default=str))

@@ -27,3 +27,5 @@ def test_every_measured_view_is_explained_with_the_statements_it_sends(engine, c
     assert "FROM tweets" in user_tweets and "WHERE author_id" in user_tweets and "parameters: {" in user_tweets
     # a view within its budget is not explained
     assert bench.explain_slow_views(db_uri, {"/api/v1/users": {"p95_ms": 20}}, parameters) == {}
+    # nor one none of whose requests succeeded (no percentile): its failures are what shows
+    assert bench.explain_slow_views(db_uri, {"/api/v1/users": {"p95_ms": None}}, parameters) == {}
