@@ -49,6 +49,7 @@ test: install test-tools lint
 	$(BIN)/python -m tools.infra
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -m "not browser"
 	PYTHONWARNINGS=ignore::DeprecationWarning TESTS_WITHOUT_EVENTLET=1 $(BIN)/python -m pytest -p no:cacheprovider -m browser
+	TZ=America/St_Johns PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m pytest -p no:cacheprovider -q tests/unit -k "time or moment or created_at or window or minute or hour or naive or utc"
 
 coverage: install test-tools
 	$(BIN)/python -m tools.infra

@@ -67,10 +67,14 @@ def test_same_seed_gives_equal_runs_and_tweets_are_kept_once(fresh_system, engin
         assert conn.execute(text("SELECT count(*) FROM tweets")).scalar() == runs[0]["amount"]
     overall = system.get("/statistics").json()
     assert overall["amount"] == 2 * runs[0]["amount"]
-    # elapsed_time is the whole seconds of the real elapsed time, which speed divides by
-    seconds = overall["elapsed_time"]
-    assert overall["amount"] / (seconds + 1) <= overall["speed"]
-    assert seconds == 0 or overall["speed"] <= overall["amount"] / seconds
+    # speed is the amount over the exact time the runs took by their rows; elapsed_time is its whole seconds
+    with engine.connect() as conn:
+        took = dict(conn.execute(text("SELECT id, extract(epoch FROM stopped_at - started_at) FROM runs")).all())
+    for run in runs:
+        assert run["speed"] == round(run["amount"] / float(took[run["run_id"]]), 3), (run, took)
+    elapsed = float(sum(took.values()))
+    assert overall["elapsed_time"] == int(elapsed)
+    assert overall["speed"] == round(overall["amount"] / elapsed, 3), (overall, elapsed)
 
 
 def test_replay_of_the_real_samples_gives_exact_counts(fresh_system):

@@ -6,6 +6,7 @@ import orjson
 import pytest
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.testing.services import worker_factory
+from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
 from services.gateway.routes import ops
@@ -26,13 +27,18 @@ def gateway():
     return worker_factory(GatewayService)
 
 
+POPULATE_DEFAULT_TAGS = ["openbanking", "remediation", "devops", "sre", "microservices",
+                         "observability", "oauth", "metrics", "logmonitoring", "opentracing"]
+
+
 def test_populate_without_a_body_asks_for_the_default_tags_and_answers_201(gateway):
     gateway.query.populate.return_value = {"stored": {"devops": 100}, "total": 100}
 
-    status, body = answer(gateway.populate_tags(request("POST", "/api/v1/populate")))
+    response = gateway.populate_tags(request("POST", "/api/v1/populate"))
 
-    assert (status, body) == (201, {"stored": {"devops": 100}, "total": 100})
-    gateway.query.populate.assert_called_once_with({"tags": list(DEFAULT_TAGS), "per_tag": 100})
+    assert (response.status_code, response.mimetype) == (201, "application/json")
+    gateway.query.populate.assert_called_once_with({"tags": POPULATE_DEFAULT_TAGS, "per_tag": 100})
+    assert list(DEFAULT_TAGS) == POPULATE_DEFAULT_TAGS
 
 
 def test_populate_passes_the_normalised_request_on(gateway):
@@ -70,13 +76,16 @@ def test_the_views_hand_their_validated_query_to_the_query_service(gateway):
     gateway.query.tweets_per_hour.return_value = [{"hour": 0, "count": 1}]
     gateway.query.tag_counts.return_value = []
 
-    assert answer(gateway.view_top_users(request("GET", "/api/v1/users"))) == (
-        200, [{"username": "ann", "followers": 3}])
-    assert answer(gateway.view_tweets_per_hour(request("GET", "/api/v1/hour?by=hour_of_day")))[0] == 200
-    assert answer(gateway.view_tag_counts(request("GET", "/api/v1/tags?limit=50"))) == (200, [])
-    assert answer(gateway.view_tag_counts(request("GET", "/api/v1/tags")))[0] == 200
+    responses = [gateway.view_top_users(request("GET", "/api/v1/users")),
+                 gateway.view_tweets_per_hour(request("GET", "/api/v1/hour?by=hour_of_day")),
+                 gateway.view_tweets_per_hour(request("GET", "/api/v1/hour")),
+                 gateway.view_tag_counts(request("GET", "/api/v1/tags?limit=50")),
+                 gateway.view_tag_counts(request("GET", "/api/v1/tags"))]
 
-    gateway.query.tweets_per_hour.assert_called_once_with({"by": "hour_of_day"})
+    assert [(r.status_code, r.mimetype) for r in responses] == [(200, "application/json")] * 5
+    gateway.query.top_users.assert_called_once_with()
+    # the query string, validated, with its defaults filled in and its numbers made numbers
+    assert [c.args for c in gateway.query.tweets_per_hour.call_args_list] == [({"by": "hour_of_day"},), ({"by": "hour"},)]
     assert [c.args for c in gateway.query.tag_counts.call_args_list] == [({"limit": 50},), ({"limit": 100},)]
 
 
@@ -95,17 +104,37 @@ def test_bad_view_queries_are_a_400_with_the_reason(gateway, route, path, reason
 OK_ANSWER = {"status": "ok", "checks": {"database": "ok", "broker": "ok", "source": "ok"}}
 
 
-def test_health_answers_200_when_every_check_passes(gateway):
+def health_gauges() -> dict:
+    return {check: REGISTRY.get_sample_value("tweetstream_health_check_up", {"check": check})
+            for check in ("database", "broker", "source")}
+
+
+def health_requests(status: str) -> float:
+    return REGISTRY.get_sample_value("tweetstream_http_requests_total",
+                                     {"route": "/api/health", "method": "GET", "status": status}) or 0.0
+
+
+def test_health_answers_200_when_every_check_passes_and_sets_every_check_gauge_to_1(gateway):
     gateway.health.check.call_async.return_value.result.return_value = OK_ANSWER
+    before = health_requests("200")
 
-    assert answer(gateway.health_check(request("GET", "/api/health"))) == (200, OK_ANSWER)
+    response = gateway.health_check(request("GET", "/api/health"))
+
+    assert (response.status_code, response.mimetype) == (200, "application/json")
+    assert health_gauges() == {"database": 1.0, "broker": 1.0, "source": 1.0}
+    assert health_requests("200") == before + 1
 
 
-def test_health_answers_500_naming_the_failed_check(gateway):
+def test_health_answers_500_when_a_check_failed_and_sets_its_gauge_to_0(gateway):
     failed = {"status": "failed", "checks": {"database": "failed: Connection refused", "broker": "ok", "source": "ok"}}
     gateway.health.check.call_async.return_value.result.return_value = failed
+    before = health_requests("500")
 
-    assert answer(gateway.health_check(request("GET", "/api/health"))) == (500, failed)
+    response = gateway.health_check(request("GET", "/api/health"))
+
+    assert (response.status_code, response.mimetype) == (500, "application/json")
+    assert health_gauges() == {"database": 0.0, "broker": 1.0, "source": 1.0}
+    assert health_requests("500") == before + 1
 
 
 def test_health_answers_500_in_time_when_the_health_service_does_not_answer(gateway, monkeypatch):
