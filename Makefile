@@ -75,6 +75,11 @@ soak: install
 bench: db
 	$(BIN)/python -m tools.bench
 
+# mutmut over the domain core, then the share of mutants killed per module (tools/mutation.py); not part of make test
+mutation: install
+	$(BIN)/python -m tools.infra
+	$(BIN)/python -m tools.mutation
+
 # every service's recent lines, in time order (each JSON line starts with its timestamp)
 log:
 	@ls $(LOG_DIR)/*.log >/dev/null 2>&1 || { echo "no logs yet in $(LOG_DIR): start the system with make run"; exit 0; }; \

@@ -8,7 +8,10 @@ import os
 import eventlet
 
 WITHOUT_EVENTLET = bool(os.environ.get("TESTS_WITHOUT_EVENTLET"))
-if not WITHOUT_EVENTLET:
+# make mutation: mutmut runs the tests in its own process, whose threads and locks eventlet must not
+# patch; the tests it runs (tools/mutation.py) need no green threads
+UNDER_MUTATION = bool(os.environ.get("TESTS_UNDER_MUTATION"))
+if not WITHOUT_EVENTLET and not UNDER_MUTATION:
     eventlet.monkey_patch()
 
 import os
@@ -20,6 +23,7 @@ from urllib.parse import quote
 
 import psycopg2
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from services.storage.database import make_engine
@@ -33,8 +37,17 @@ def pytest_collection_modifyitems(config, items):
     wrong_process = pytest.mark.skip(reason="runs in the other pytest process of make test "
                                             "(browser tests without eventlet, the rest with it)")
     for item in items:
+        if UNDER_MUTATION:
+            continue
         if ("browser" in item.keywords) != WITHOUT_EVENTLET:
             item.add_marker(wrong_process)
+
+
+# CI runs the same examples every time (a property that fails there fails again on a rerun, and a
+# submission does not pass or fail by the draw); a developer's runs draw new examples each time.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 PG_ADMIN_URI = os.environ.get("TEST_PG_ADMIN_URI", "postgresql://postgres@localhost:5432/postgres")
