@@ -1,5 +1,6 @@
 """Errors that cross service boundaries. Nameko's RemoteError carries the class name
 (``exc_type``), which the gateway maps to an HTTP status."""
+from services.sources.base import SourceUnavailable
 
 
 class BadRequest(ValueError):
@@ -23,5 +24,12 @@ class StorageFailed(Exception):
 
 
 HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "NotFound": 404, "Conflict": 409,
+               # well-formed and valid, but this deployment cannot do it: not the caller's syntax (400)
+               # nor a state the caller could change and retry (409)
+               "SourceUnavailable": 422,
                "SourceFailed": 500, "SourceError": 500,
                "StorageFailed": 500}
+
+# What an RPC entrypoint raises to answer its caller (4xx), not because it failed: declared as
+# ``@rpc(expected_exceptions=ANSWERS)``, so that Nameko does not log them as errors with a traceback.
+ANSWERS = (BadRequest, NotFound, Conflict, SourceUnavailable)

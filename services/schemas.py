@@ -34,10 +34,25 @@ class LaunchRequest(_Strict):
     @classmethod
     def _phrases(cls, phrases):
         for index, phrase in enumerate(phrases):
-            problem = phrase_problem(phrase)
+            problem = phrase_problem(phrase) or unstorable(phrase)
             if problem:
                 raise ValueError(f"phrase {index} ({phrase!r}) {problem}")
         return phrases
+
+    @field_validator("files")
+    @classmethod
+    def _file_names(cls, files):
+        for index, name in enumerate(files or ()):
+            problem = unstorable(name)
+            if problem:
+                raise ValueError(f"file {index} ({name!r}) {problem}")
+        return files
+
+
+def unstorable(text: str) -> str | None:
+    """Why the run's row cannot keep ``text``: PostgreSQL's text and jsonb refuse the NUL character
+    (the launch failed with a 500); no file name holds one either."""
+    return "contains the NUL character (U+0000)" if "\x00" in text else None
 
 
 def problems_of(error: ValidationError) -> list[dict]:

@@ -20,6 +20,7 @@ MAX_GROUP_TWEETS = 10_000   # matched tweets in one transaction
 
 
 class GroupCommitter(DependencyProvider):
+    writer = None   # the green thread that commits, from start() on
 
     def setup(self):
         # every use is retried (retry_transient), which replaces a dead connection: no ping round trip
@@ -27,9 +28,13 @@ class GroupCommitter(DependencyProvider):
         self.pending: LightQueue = LightQueue()
 
     def start(self):
-        self.container.spawn_managed_thread(self._write)
+        self.writer = self.container.spawn_managed_thread(self._write)
 
     def stop(self):
+        # stopped after the workers: no batch is waiting, the writer waits for the next one; ending it
+        # here spares the container's warning about a managed thread it had to kill
+        if self.writer is not None:
+            self.writer.kill()
         self.engine.dispose()
 
     kill = stop

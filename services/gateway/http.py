@@ -8,13 +8,13 @@ import orjson
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
-from werkzeug.exceptions import MethodNotAllowed
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
-from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.routing import IntegerConverter, Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.errors import HTTP_STATUS, BadRequest
+from services.errors import HTTP_STATUS, BadRequest, SourceUnavailable
 from services.gateway.auth import TokenTable, bearer_token, required_role
 from services.gateway.rpc import RpcTimeout
 from services.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -24,14 +24,70 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
+# Every method, those no route knows too (TRACE, PROPFIND...): the catch-all's ``@http`` method.
+ANY_METHOD = "*"
+# The largest id a route's <int:...> takes: ids are PostgreSQL bigints, and an RPC message (orjson)
+# cannot carry a larger int; such a path matched no route but failed the request with a 500.
+MAX_PATH_INT = 2**63 - 1
+
+
+class PathInt(IntegerConverter):
+    """werkzeug's ``int`` converter (digits only, no sign) up to MAX_PATH_INT: above it the path
+    matches no route (a JSON 404 from JsonRoutingErrors)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_PATH_INT, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+CONVERTERS = {"int": PathInt}
+
+
+class JsonRoutingErrors(WsgiApp):
+    """Nameko's WSGI app, whose routing errors are JSON too. The catch-all (UnmatchedRoutes) takes
+    what no rule's pattern matches; but a converter that refuses a value its pattern took (PathInt
+    above MAX_PATH_INT) makes werkzeug raise NotFound at once, without trying the catch-all, and
+    Nameko answered that with werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)   # as Nameko's: the body is read by the entrypoint
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, request.path_values = adapter.match()
+            response = provider.handle_request(request)
+        except RequestRedirect as redirect:   # a redirect (e.g. to the path with its slash) stays one
+            response = redirect
+        except MethodNotAllowed as error:
+            response = error_response(405, *not_allowed(request, error))
+        except NoRoute:
+            response = error_response(404, f"no route {request.path}")
+        except HTTPException as error:
+            response = error_response(error.code or 500, error.description or error.name)
+        return response(environ, start_response)
+
+
 class NoDelayWebServer(WebServer):
     """Nameko's web server with Nagle's algorithm off on its connections (inherited from the
     listening socket). eventlet writes a response's headers and body in two sends: on a
-    kept-alive connection the body then waited for the client's delayed ACK, 40 ms a response."""
+    kept-alive connection the body then waited for the client's delayed ACK, 40 ms a response.
+    Its URL map takes ``int`` as PathInt, the catch-all's rules after every route's; its routing
+    errors are JSON."""
 
     def get_wsgi_server(self, sock, wsgi_app, *args, **kwargs):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return super().get_wsgi_server(sock, wsgi_app, *args, **kwargs)
+
+    def get_wsgi_app(self):
+        return JsonRoutingErrors(self)
+
+    def make_url_map(self):
+        url_map = Map(converters=CONVERTERS)
+        # werkzeug tries rules for the same path in the order they were added: "/" of any method
+        # must not shadow the dashboard's GET "/" (the providers are a set, in no set order)
+        for provider in sorted(self._providers, key=lambda provider: getattr(provider, "method", "") == ANY_METHOD):
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
 
 
 class HttpEndpoint(HttpRequestHandler):
@@ -40,6 +96,11 @@ class HttpEndpoint(HttpRequestHandler):
     def setup(self):
         super().setup()
         self.checked_shapes: set[tuple[int, frozenset]] = set()
+
+    def get_url_rule(self):
+        if self.method == ANY_METHOD:
+            return Rule(self.url, methods=None)  # werkzeug: every method
+        return super().get_url_rule()
 
     def check_signature(self, args, kwargs):
         # A route hands its method the same argument names on every request, so the answer of
@@ -139,6 +200,9 @@ def json_endpoint(route: str, role=BY_METHOD):
                 response = error_response(error.status, str(error), error.headers)
             except BadRequest as error:
                 response = error_response(400, str(error))
+            except SourceUnavailable as error:  # rebuilt from the RPC reply (deserialize_to_instance)
+                response = error_response(HTTP_STATUS["SourceUnavailable"], error.describe(),
+                                          available_sources=error.offered)
             except RpcTimeout as error:
                 log.warning("%s: %s", route, error)
                 response = error_response(504, str(error))
@@ -161,22 +225,28 @@ def json_endpoint(route: str, role=BY_METHOD):
 
 # -- unknown routes and wrong methods -------------------------------------------------------------
 # Nameko's WsgiApp answers them itself with werkzeug's HTML pages. A catch-all rule takes every
-# request no other rule matches (werkzeug prefers any matching rule over reporting a wrong method),
-# and RouteTable tells which it was: a path no route has (404) or a method the path lacks (405).
+# request no other rule matches, of any method (werkzeug prefers any matching rule over reporting a
+# wrong method), and RouteTable tells which it was: a path no route has (404), a path whose
+# converter refused its value (e.g. /statistics/runs/abc: 404 too) or a method the path lacks (405).
 
-EVERY_METHOD = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
 UNMATCHED = "unmatched_route"
+
+
+def not_allowed(request: Request, error: MethodNotAllowed) -> tuple[str, dict]:
+    """A 405's message and its Allow header."""
+    allowed = ", ".join(sorted(error.valid_methods or ()))
+    return f"{request.method} is not allowed on {request.path}; use {allowed}", {"Allow": allowed}
 
 
 class RouteTable(DependencyProvider):
     """The service's own URL rules (without the catch-all), to classify an unmatched request."""
 
     def setup(self):
-        rules = [Rule(entrypoint.url, methods=entrypoint.method.split(","))
+        rules = [entrypoint.get_url_rule()
                  for entrypoint in self.container.entrypoints
                  if isinstance(entrypoint, HttpRequestHandler) and entrypoint.method_name != UNMATCHED]
         # bound once: matching only reads the adapter, so every request can share it
-        self.adapter = Map(rules).bind("gateway")
+        self.adapter = Map(rules, converters=CONVERTERS).bind("gateway")
 
     def get_dependency(self, worker_ctx):
         return self.adapter
@@ -186,17 +256,15 @@ class UnmatchedRoutes:
     """Answers, in JSON, every request that no route of the service takes."""
     routes = RouteTable()
 
-    # "/<path:...>" needs one character at least, so "/" has its own rule; GET / is the dashboard's
-    @http("POST,PUT,PATCH,DELETE,OPTIONS", "/")
-    @http(EVERY_METHOD, "/<path:anything>")
+    # "/<path:...>" needs one character at least, so "/" has its own rule (after the dashboard's GET /)
+    @http(ANY_METHOD, "/")
+    @http(ANY_METHOD, "/<path:anything>")
     @json_endpoint("<unmatched>", role=None)
     def unmatched_route(self, request, anything=""):
         try:
             self.routes.match(request.path, request.method)
         except MethodNotAllowed as error:
-            allowed = ", ".join(sorted(error.valid_methods or ()))
-            raise HttpError(405, f"{request.method} is not allowed on {request.path}; use {allowed}",
-                            {"Allow": allowed}) from None
+            raise HttpError(405, *not_allowed(request, error)) from None
         except (NoRoute, RequestRedirect):
             pass
         raise HttpError(404, f"no route {request.path}")

@@ -34,6 +34,11 @@ class ErrorAnswer(BaseModel):
     error: str
 
 
+class SourceUnavailableAnswer(ErrorAnswer):
+    """A source this deployment does not offer (no X bearer token, no replay directory)."""
+    available_sources: list[str] = Field(description="the sources it does offer")
+
+
 class LaunchAnswer(BaseModel):
     process_started: bool
     run_id: int
@@ -146,7 +151,8 @@ class UserTweetsAnswer(BaseModel):
 REQUEST_MODELS = (LaunchRequest, PopulateRequest, HourQuery, TagsQuery, TopHashtagsRequest, AggregatesRequest,
                   UserTweetsRequest)
 ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, StatisticsAnswer, RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
-                 HourOfDayCount, TagCount, HealthAnswer, HashtagCount, MinuteCount, UserTweet, UserTweetsAnswer)
+                 HourOfDayCount, TagCount, HealthAnswer, HashtagCount, MinuteCount, UserTweet, UserTweetsAnswer,
+                 SourceUnavailableAnswer)
 
 
 # -- JSON Schema 2020-12 -> OpenAPI 3.0 ---------------------------------------------------------
@@ -251,7 +257,9 @@ def _paths() -> dict:
         "/launch": {"post": _operation(
             "Start a stream run with track terms", "streams",
             {"200": _json("the run started", _ref(LaunchAnswer)), "400": BAD_REQUEST,
-             "409": _error("another run is active"), "500": FAILED, "504": TIMED_OUT},
+             "409": _error("another run is active"),
+             "422": _json("the chosen source is not offered by this deployment", _ref(SourceUnavailableAnswer)),
+             "500": FAILED, "504": TIMED_OUT},
             body={"required": True, "content": {"application/json": {"schema": _ref(LaunchRequest)}}},
         )},
         "/stop": {"post": _operation(

@@ -7,7 +7,7 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.errors import Conflict, NotFound
+from services.errors import ANSWERS, Conflict, NotFound
 from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.schemas import LaunchRequest, validate
@@ -30,15 +30,15 @@ class LauncherService:
     entrypoint_metrics = EntrypointMetrics()
     filter = RpcProxy("filter")
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def launch(self, request: dict) -> dict:
         return launch_run(self.db, self.streamer, self.config, request)
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def stop(self) -> dict:
         return stop_run(self.db, self.streamer, float(self.config.get("STOP_DRAIN_SECONDS", 10)))
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def retry_failed(self, run_id: int) -> dict:
         """Send the run's failed batches through the filter again: ``{"retried", "stored", "still_failing"}``."""
         return retry_failed_batches(self.db, self.filter, int(run_id))

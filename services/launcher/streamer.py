@@ -38,6 +38,13 @@ def source_for_run(run: dict, config: dict):
 class RunStreamer(DependencyProvider):
     """Owns the green threads that stream runs in this launcher process."""
 
+    def __init__(self):
+        super().__init__()
+        # stop() and kill() may come before setup() finished (a container that failed to start):
+        # what they release exists from the start
+        self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
+        self.engine = self.announcing = None
+
     def setup(self):
         config = self.container.config
         self.config = config
@@ -51,7 +58,6 @@ class RunStreamer(DependencyProvider):
         self.announcing = make_engine(db_uri(config), pool_size=1, pre_ping=False, autocommit=True)
         self.dispatch = batch_dispatcher(config)
         declare_batch_queue(config)
-        self.threads: dict[int, eventlet.greenthread.GreenThread] = {}
 
     def stop(self):
         # Graceful stop: give the runs up at once so another replica can take them over.
@@ -64,14 +70,17 @@ class RunStreamer(DependencyProvider):
                         "UPDATE runs SET owner = NULL WHERE id = %s AND owner = %s", (run_id, self.owner))
         self.threads.clear()
         ACTIVE_RUN.set(0)
-        self.engine.dispose()
-        self.announcing.dispose()
+        self._dispose()
 
     def kill(self):
         for thread in self.threads.values():
             thread.kill()
-        self.engine.dispose()
-        self.announcing.dispose()
+        self._dispose()
+
+    def _dispose(self):
+        for engine in (self.engine, self.announcing):
+            if engine is not None:
+                engine.dispose()
 
     def get_dependency(self, worker_ctx):
         return self

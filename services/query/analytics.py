@@ -13,7 +13,7 @@ from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from services.errors import NotFound
+from services.errors import ANSWERS, NotFound
 from services.query.analytics_requests import (
     MINUTE, AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
 )
@@ -144,20 +144,20 @@ def user_tweets(conn: Connection, username: str, limit: int) -> dict | None:
 class AnalyticsQueries:
     """RPC methods mixed into QueryService (which provides ``self.reads``, a ReadOnlyEngine)."""
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def top_hashtags(self, request: dict | None = None) -> list[dict]:
         query = validate_query(TopHashtagsRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
         return self.reads.read(top_hashtags, first, last, query.limit)
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def minute_aggregates(self, request: dict | None = None) -> list[dict]:
         query = validate_query(AggregatesRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
         return self.reads.read(minute_aggregates, first, last, tag=query.tag, lang=query.lang,
                                country=query.country, run_id=query.run_id)
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def user_tweets(self, request: dict) -> dict:
         query = validate_query(UserTweetsRequest, request)
         profile = self.reads.read(user_tweets, query.username, query.limit)

@@ -2,7 +2,7 @@
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from services.errors import SourceFailed
+from services.errors import ANSWERS, SourceFailed
 from services.observability.metrics import POPULATE_FAILURES, EntrypointMetrics, MetricsServer
 from services.query import views
 from services.query.analytics import AnalyticsQueries
@@ -23,7 +23,7 @@ class QueryService(AnalyticsQueries):
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def populate(self, request: dict | None = None) -> dict:
         """Fetch and store recent tweets per tag; ``{"stored": {tag: n}, "total": n, ...}``."""
         wanted = validate(PopulateRequest, request)
@@ -33,16 +33,16 @@ class QueryService(AnalyticsQueries):
         finally:
             source.close()
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def top_users(self) -> list[dict]:
         return self.reads.read(views.top_users)
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def tweets_per_hour(self, query: dict | None = None) -> list[dict]:
         by = validate(HourQuery, query).by
         return self.reads.read(views.tweets_per_hour_of_day if by == "hour_of_day" else views.tweets_per_hour)
 
-    @rpc
+    @rpc(expected_exceptions=ANSWERS)
     def tag_counts(self, query: dict | None = None) -> list[dict]:
         limit = validate(TagsQuery, query).limit
         return self.reads.read(views.tag_counts, limit)

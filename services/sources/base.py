@@ -6,12 +6,34 @@ so that synthetic, replayed and live payloads go through the same code.
 import abc
 from typing import Iterator
 
+from nameko.exceptions import deserialize_to_instance
+
 
 class SourceError(Exception):
     """The source cannot deliver (network, credentials, rate limit exhausted).
 
     The message is shown to users, so it must never contain a secret.
     """
+
+
+@deserialize_to_instance  # the gateway gets it whole from an RPC reply: it answers with ``offered``
+class SourceUnavailable(SourceError):
+    """A source this deployment does not offer: an unknown name, the X API without a bearer
+    token, replay without a replay directory. The caller's choice, not a failure of the source
+    (the gateway answers 422 naming ``offered``). The message is ``reason``, so that a check of
+    the configured source reads as before."""
+
+    def __init__(self, source: str, offered, reason: str):
+        super().__init__(source, list(offered), reason)
+        self.source, self.offered, self.reason = source, list(offered), reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def describe(self) -> str:
+        """The whole sentence for the caller who chose the source."""
+        offered = ", ".join(self.offered) or "none"
+        return f"source {self.source!r} is not offered by this deployment ({self.reason}); it offers: {offered}"
 
 
 class TweetSource(abc.ABC):

@@ -13,6 +13,10 @@ from services.errors import BadRequest
 from services.sources.base import TweetSource, paced
 
 
+def replay_dir(config: dict) -> Path:
+    return Path(config.get("REPLAY_DIR", "data/x-api-samples"))
+
+
 def resolve_replay_files(replay_dir: str | Path, names: list[str]) -> list[Path]:
     root = Path(replay_dir).resolve()
     if not names:
@@ -41,7 +45,7 @@ class ReplaySource(TweetSource):
 
     @classmethod
     def from_config(cls, config: dict, files=(), rate=None, limit=None, **_ignored):
-        paths = resolve_replay_files(config.get("REPLAY_DIR", "data/x-api-samples"), list(files))
+        paths = resolve_replay_files(replay_dir(config), list(files))
         return cls(paths, rate=float(rate or 0), limit=limit)
 
     def _lines(self) -> Iterator[bytes]:

@@ -316,6 +316,11 @@ def _setting(config: dict, key: str, default, convert):
         raise SourceError(f"{key} must be a {convert.__name__}, got {value!r}") from None
 
 
+def configured_token(config: dict) -> str:
+    """The bearer token: the environment's, else the config's; empty when there is none."""
+    return (os.environ.get("X_BEARER_TOKEN") or config.get("X_BEARER_TOKEN") or "").strip()
+
+
 class XApiSource(TweetSource):
     """Tweets from the X API v2: filtered stream for runs, recent search for populate."""
 
@@ -341,7 +346,7 @@ class XApiSource(TweetSource):
 
     @classmethod
     def from_config(cls, config: dict, *, run_id: Optional[int] = None, **_other_sources_options) -> "XApiSource":
-        token = (os.environ.get("X_BEARER_TOKEN") or config.get("X_BEARER_TOKEN") or "").strip()
+        token = configured_token(config)
         if not token:
             raise SourceError(TOKEN_MISSING)
         return cls(

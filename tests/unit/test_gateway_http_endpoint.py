@@ -5,12 +5,17 @@ import pytest
 from nameko.containers import ServiceContainer
 from nameko.exceptions import IncorrectSignature
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.test import Client
 
-from services.gateway.http import RouteTable, UnmatchedRoutes, http
+from services.gateway.http import UNMATCHED, JsonRoutingErrors, RouteTable, UnmatchedRoutes, http
 
 
 class Pages(UnmatchedRoutes):
     name = "pages"
+
+    @http("GET", "/")
+    def home(self, request):
+        return {"home": True}
 
     @http("GET", "/pages/<int:page_id>")
     def page(self, request, page_id):
@@ -52,3 +57,20 @@ def test_the_route_table_is_bound_once_and_tells_404_from_405():
         adapter.match("/pages/4", "POST")
     with pytest.raises(NotFound):
         adapter.match("/chapters/4", "GET")
+
+
+def test_the_catch_all_takes_any_method_after_every_route_and_routing_errors_are_json():
+    container = ServiceContainer(Pages, {})
+    for endpoint in container.entrypoints:
+        endpoint.setup()
+    app = JsonRoutingErrors(next(iter(container.entrypoints)).server)
+    adapter = app.url_map.bind("gateway")
+
+    assert adapter.match("/", "GET")[0].method_name == "home"   # not the catch-all's "/" of any method
+    for method in ("POST", "TRACE", "PROPFIND"):
+        assert adapter.match("/", method)[0].method_name == UNMATCHED
+        assert adapter.match("/pages/4", method)[0].method_name == UNMATCHED
+    # over a bigint: the converter refuses what its pattern took, and werkzeug skips the catch-all
+    answer = Client(app).get("/pages/99999999999999999999")
+    assert answer.status_code == 404 and answer.json == {"error": "no route /pages/99999999999999999999"}
+    assert adapter.match("/pages/9223372036854775807", "GET")[1] == {"page_id": 2**63 - 1}

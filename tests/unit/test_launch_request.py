@@ -18,6 +18,9 @@ from services.schemas import LaunchRequest, validate
     ({"track": ["ok"], "source": "twitter"}, "source"),
     ({"track": ["ok"], "seed": "1"}, "seed"),
     ({"track": ["ok"], "unknown": 1}, "unknown"),
+    # PostgreSQL cannot store a NUL: the run's row failed to be written (a 500)
+    ({"track": ["ok\x00go"]}, "track"),
+    ({"track": ["ok"], "files": ["a.jsonl\x00"]}, "files"),
     ([1, 2], "body"),
 ])
 def test_rejections_name_the_field(body, field):
