@@ -134,6 +134,8 @@ def test_real_answers_match_the_documented_schemas(fresh_system):
     assert check(system.get("/statistics/runs"), 200).json()[0]["run_id"] == run_id
     assert check(system.get(f"/statistics/runs/{run_id}"), 200).json()["amount"] > 0
     check(system.get("/statistics/runs/999999"), 404)
+    assert check(system.post(f"/statistics/runs/{run_id}/retry"), 200).json()["retried"] == 0
+    check(system.post("/statistics/runs/999999/retry"), 404)
     active = check(system.post("/launch", {"track": ["the"], "rate": 50, "seed": 4}), 200).json()["run_id"]
     check(system.post("/launch", {"track": ["nba"]}), 409)
     assert check(system.post("/stop"), 200).json()["run_id"] == active

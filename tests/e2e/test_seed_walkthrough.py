@@ -68,7 +68,7 @@ def test_seed_walkthrough_populate_then_users_hour_tags_and_health(fresh_system,
 
     health = system.get("/api/health")
     assert (health.status_code, health.json()) == (
-        200, {"status": "ok", "checks": {"database": "ok", "broker": "ok", "source": "ok"}})
+        200, {"status": "ok", "checks": {"database": "ok", "broker": "ok", "source": "ok", "pipeline": "ok"}})
 
     again = system.post("/api/v1/populate", {"tags": ["devops"], "per_tag": 100})
     assert again.status_code == 201 and again.json()["stored"] == {"devops": 0} and again.json()["total"] == 0
