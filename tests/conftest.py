@@ -31,7 +31,6 @@ from services.storage.schema import metadata
 from tests.system import ROOT, SAMPLES, System
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Keep each kind of test in the process that can run it (see the top of this file)."""
     wrong_process = pytest.mark.skip(reason="runs in the other pytest process of make test "

@@ -90,24 +90,22 @@ from kombu import Connection, Exchange, Queue
 from psycopg2 import sql
 from sqlalchemy import event, text
 
-from services import wire
-from services.events import batch_compression
+from services.contracts import wire
+from services.contracts.events import batch_compression
+from services.contracts.requests import TagsQuery, TopHashtagsRequest, UserTweetsRequest, validate
 from services.filter.committer import MAX_GROUP_TWEETS
 from services.filter.pipeline import PreparedBatch, commit_batches, prepare
 from services.launcher.batching import DEFAULT_BATCH_SIZE
-from tools.bulk_load import load as bulk_load
-from tools.infra import create_database, migrate
-from tools.processes import ServiceProcesses, free_port
 from services.query import analytics, views
-from services.query.analytics_requests import TopHashtagsRequest, UserTweetsRequest, validate_query
-from services.query.requests import TagsQuery
-from services.schemas import validate
 from services.sources.synthetic import WORDS, SyntheticSource
 from services.storage import runs
 from services.storage.database import make_engine
 from services.storage.schema import POPULATE_RUN_ID, UNKNOWN_COUNTRY
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
+from tools.bulk_load import load as bulk_load
+from tools.infra import create_database, migrate
+from tools.processes import ServiceProcesses, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
@@ -849,8 +847,8 @@ def view_calls(parameters: dict) -> dict:
     """What each measured view runs, called as its service calls it: the EXPLAIN of a slow view is
     of the statements the view really sends, and its SQL stays in one place."""
     now = datetime.now(timezone.utc)
-    top = validate_query(TopHashtagsRequest, {})
-    wanted = validate_query(UserTweetsRequest, {"username": parameters["username"]})
+    top = validate(TopHashtagsRequest, {})
+    wanted = validate(UserTweetsRequest, {"username": parameters["username"]})
     return {
         "/statistics": runs.overall_figures,
         "/statistics/runs": runs.all_run_figures,

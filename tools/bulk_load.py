@@ -31,7 +31,12 @@ from services.launcher.batching import DEFAULT_BATCH_SIZE
 from services.sources.synthetic import EXTRA_TAGS, LANGS, PLACES, POPULATE_TAGS, WORDS
 from services.storage.database import db_uri
 from services.storage.ingest import (
-    AUTHOR_UPSERT_CONFLICT, NEW_ROWS_SQL, ROLLUPS_SQL, BatchCounts, claim_batches, record_committed,
+    AUTHOR_UPSERT_CONFLICT,
+    NEW_ROWS_SQL,
+    ROLLUPS_SQL,
+    BatchCounts,
+    claim_batches,
+    record_committed,
 )
 from services.storage.schema import UNKNOWN_COUNTRY
 

@@ -19,10 +19,10 @@ import psutil
 import requests
 from sqlalchemy import text
 
-from tools import infra
-from tools.processes import ServiceProcesses
 from services.storage.database import make_engine
 from services.storage.schema import metadata
+from tools import infra
+from tools.processes import ServiceProcesses
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "tweets_soak"

@@ -13,12 +13,24 @@ from dataclasses import dataclass
 import orjson
 
 from services.observability.metrics import (
-    BATCH_SECONDS, BATCHES, DB_ERRORS, TWEETS_BAD, TWEETS_MATCHED, TWEETS_RECEIVED, TWEETS_STORED,
+    BATCH_SECONDS,
+    BATCHES,
+    DB_ERRORS,
+    TWEETS_BAD,
+    TWEETS_MATCHED,
+    TWEETS_RECEIVED,
+    TWEETS_STORED,
 )
 from services.storage.database import retry_transient
 from services.storage.ingest import (
-    BatchCounts, claim_batches, failed_batches_of, forget_failed_batch, record_bad_reasons, record_committed,
-    record_failed_batch, store_tweets,
+    BatchCounts,
+    claim_batches,
+    failed_batches_of,
+    forget_failed_batch,
+    record_bad_reasons,
+    record_committed,
+    record_failed_batch,
+    store_tweets,
 )
 from services.tweets.parse import ParsedBatch, Place, Tweet, User, parse_documents
 from services.tweets.track import TrackMatcher

@@ -6,7 +6,7 @@ from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from services.events import BATCH_EVENT, BATCH_SOURCE
+from services.contracts.events import BATCH_EVENT, BATCH_SOURCE
 from services.filter.committer import GroupCommitter
 from services.filter.pipeline import process_batch, retry_failed
 from services.observability.metrics import EntrypointMetrics, MetricsServer

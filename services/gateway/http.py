@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound as NoRoute
 from werkzeug.routing import IntegerConverter, Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.errors import HTTP_STATUS, BadRequest, SourceUnavailable
+from services.contracts.errors import HTTP_STATUS, BadRequest, SourceUnavailable
 from services.gateway.auth import TokenTable, bearer_token, required_role
 from services.gateway.rpc import RpcTimeout
 from services.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -179,6 +179,12 @@ def check_access(tokens: TokenTable, request: Request, required: str) -> None:
                         {"WWW-Authenticate": 'Bearer realm="tweetstream"'})
     if not tokens.may(role, required):
         raise HttpError(403, f"the {role} role may not do this; it needs the {required} role")
+
+
+def query_parameters(request) -> dict:
+    """The query string as a dict of text, the first value of a repeated parameter (the request
+    models read integers from it: services.contracts.requests)."""
+    return request.args.to_dict()
 
 
 def json_endpoint(route: str, role=BY_METHOD):

@@ -9,8 +9,8 @@ ships (4.x) renders only 3.0; pydantic writes JSON Schema 2020-12, so ``openapi3
 few constructs that differ (null in anyOf -> nullable, const -> enum, numeric exclusive bounds).
 """
 import copy
-import re
 import functools
+import re
 from datetime import datetime
 from importlib import metadata
 from typing import Literal
@@ -18,11 +18,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from services.query.analytics_requests import AggregatesRequest, TopHashtagsRequest, UserTweetsRequest
-from services.query.requests import HourQuery, PopulateRequest, TagsQuery
+from services.contracts.requests import (
+    AggregatesRequest,
+    HourQuery,
+    LaunchRequest,
+    PopulateRequest,
+    TagsQuery,
+    TopHashtagsRequest,
+    UserTweetsRequest,
+)
 from services.gateway.auth import ADMIN, required_role
 from services.gateway.rpc import DEFAULT_RPC_TIMEOUT
-from services.schemas import LaunchRequest
 
 OPENAPI_VERSION = "3.0.3"
 

@@ -7,10 +7,10 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.errors import ANSWERS, Conflict, NotFound
+from services.contracts.errors import ANSWERS, Conflict, NotFound
+from services.contracts.requests import LaunchRequest, validate
 from services.launcher.streamer import RunStreamer, source_for_run
 from services.observability.metrics import EntrypointMetrics, MetricsServer
-from services.schemas import LaunchRequest, validate
 from services.sources import SourceCredentials, default_source_name
 from services.sources.synthetic import MAX_SEED
 from services.storage import runs

@@ -15,13 +15,13 @@ import uuid
 import eventlet
 from nameko.extensions import DependencyProvider
 
-from services.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
+from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
+from services.contracts.wire import RawLines
 from services.launcher.batching import DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_SIZE, batches
 from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
 from services.storage import runs
 from services.storage.database import db_uri, make_engine, retry_transient
-from services.wire import RawLines
 
 log = logging.getLogger(__name__)
 

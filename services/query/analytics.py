@@ -13,9 +13,13 @@ from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from services.errors import ANSWERS, NotFound
-from services.query.analytics_requests import (
-    MINUTE, AggregatesRequest, TopHashtagsRequest, UserTweetsRequest, validate_query,
+from services.contracts.errors import ANSWERS, NotFound
+from services.contracts.requests import (
+    MINUTE,
+    AggregatesRequest,
+    TopHashtagsRequest,
+    UserTweetsRequest,
+    validate,
 )
 
 
@@ -146,20 +150,20 @@ class AnalyticsQueries:
 
     @rpc(expected_exceptions=ANSWERS)
     def top_hashtags(self, request: dict | None = None) -> list[dict]:
-        query = validate_query(TopHashtagsRequest, request)
+        query = validate(TopHashtagsRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
         return self.reads.read(top_hashtags, first, last, query.limit)
 
     @rpc(expected_exceptions=ANSWERS)
     def minute_aggregates(self, request: dict | None = None) -> list[dict]:
-        query = validate_query(AggregatesRequest, request)
+        query = validate(AggregatesRequest, request)
         first, last = query.minute_range(datetime.now(timezone.utc))
         return self.reads.read(minute_aggregates, first, last, tag=query.tag, lang=query.lang,
                                country=query.country, run_id=query.run_id)
 
     @rpc(expected_exceptions=ANSWERS)
     def user_tweets(self, request: dict) -> dict:
-        query = validate_query(UserTweetsRequest, request)
+        query = validate(UserTweetsRequest, request)
         profile = self.reads.read(user_tweets, query.username, query.limit)
         if profile is None:
             raise NotFound(f"user {query.username!r} is not known")

@@ -8,9 +8,9 @@ whole pages stored, never tweets without their counts. Tweets are stored once ea
 import logging
 from dataclasses import dataclass, field
 
-from services.errors import SourceFailed, StorageFailed
+from services.contracts.errors import SourceFailed, StorageFailed
+from services.contracts.requests import DEFAULT_TAGS
 from services.observability.metrics import POPULATE_FAILURES, POPULATE_TWEETS
-from services.query.requests import DEFAULT_TAGS
 from services.sources import SourceError, TweetSource
 from services.storage.database import retry_transient
 from services.storage.ingest import store_tweets

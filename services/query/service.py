@@ -2,13 +2,12 @@
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from services.errors import ANSWERS, SourceFailed
+from services.contracts.errors import ANSWERS, SourceFailed
+from services.contracts.requests import HourQuery, PopulateRequest, TagsQuery, validate
 from services.observability.metrics import POPULATE_FAILURES, EntrypointMetrics, MetricsServer
 from services.query import views
 from services.query.analytics import AnalyticsQueries
 from services.query.populate import populate_tags
-from services.query.requests import HourQuery, PopulateRequest, TagsQuery
-from services.schemas import validate
 from services.sources import SourceCredentials, TweetSource, default_source_name, make_source
 from services.storage.database import Database, ReadOnlyDatabase
 

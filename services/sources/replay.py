@@ -9,7 +9,7 @@ from typing import Iterator
 
 import orjson
 
-from services.errors import BadRequest
+from services.contracts.errors import BadRequest
 from services.sources.base import TweetSource, paced
 
 

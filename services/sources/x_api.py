@@ -25,7 +25,12 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from services.sources.backoff import (
-    RetriesExhausted, RetryPolicy, Retryable, rate_limit_reset, transient_http_errors, with_retries,
+    RetriesExhausted,
+    Retryable,
+    RetryPolicy,
+    rate_limit_reset,
+    transient_http_errors,
+    with_retries,
 )
 from services.sources.base import SourceError, TweetSource
 

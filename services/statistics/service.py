@@ -1,7 +1,7 @@
 """Statistics: amount, speed and elapsed time over every run, and per run."""
 from nameko.rpc import rpc
 
-from services.errors import ANSWERS, NotFound
+from services.contracts.errors import ANSWERS, NotFound
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage import runs
 from services.storage.database import Database

@@ -1,9 +1,8 @@
 """Stream runs: their lifecycle rows and the figures computed from the batch ledger."""
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-
-import orjson
 
 ACTIVE, STOPPED, FINISHED, FAILED = "active", "stopped", "finished", "failed"
 DRAINING = "draining"   # never stored: how a finished run reads while its last batches are committed

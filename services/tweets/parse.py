@@ -677,7 +677,7 @@ def parse_documents(lines: Iterable[bytes | memoryview | str | dict], into: Pars
             pass
         else:
             continue
-        if isinstance(line, memoryview):   # a line of a batch message (services.wire)
+        if isinstance(line, memoryview):   # a line of a batch message (services.contracts.wire)
             line = line.tobytes()
         if not line or line.isspace():
             continue  # keep-alive newline

@@ -16,13 +16,16 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from services.errors import BadRequest
+from services.contracts.errors import BadRequest
+from services.contracts.requests import PopulateRequest, validate
 from services.gateway.openapi import openapi_document
-from services.query.requests import PopulateRequest
-from services.schemas import validate
 from services.sources.synthetic import MAX_POSITIONS
 
 pytestmark = pytest.mark.e2e

@@ -9,13 +9,12 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-
-from services.gateway.http import UNMATCHED
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.web.handlers import HttpRequestHandler
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate as validate_openapi
 
+from services.gateway.http import UNMATCHED
 from services.gateway.openapi import openapi_document
 from services.gateway.service import GatewayService
 

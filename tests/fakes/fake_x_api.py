@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "x-api-samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "x-api-samples"
 SEARCH_FILES = ("brexit.jsonl", "noflat.jsonl", "geo_tweets.jsonl")
 STREAM_FILE = "streaming_output_with_error.jsonl"
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from kombu import Connection
 
-from services import wire
-from services.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, batch_queue, declare_batch_queue
+from services.contracts import wire
+from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, batch_queue, declare_batch_queue
 from services.launcher.service import LauncherService
 from services.sources.synthetic import SyntheticSource
 from tests.system import ROOT, nameko_config_loader

@@ -1,8 +1,8 @@
 """The bench recreates the database it is given, and no other."""
 import psycopg2
 
-from tools import bench
 from tests.conftest import PG_ADMIN_URI, RUN_ID, _admin
+from tools import bench
 
 
 def _databases() -> set[str]:

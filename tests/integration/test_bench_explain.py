@@ -1,9 +1,9 @@
 """The bench explains a slow view with the statements the view itself sends (no copy of its SQL)."""
 from datetime import datetime, timedelta, timezone
 
-from tools import bench
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User
+from tools import bench
 
 
 def test_every_measured_view_is_explained_with_the_statements_it_sends(engine, clean_db, db_uri):

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from tools.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
 from services.sources.synthetic import SyntheticSource
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User, parse_documents
+from tools.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
 
 # Each rollup beside the same figure counted from the rows (UTC hours and minutes, as ingest counts).
 ROLLUPS_AND_GROUP_BYS = {

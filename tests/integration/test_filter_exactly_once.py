@@ -242,6 +242,7 @@ def test_the_group_committer_keeps_a_bad_batch_from_failing_the_others(clean_db)
     import pytest
     from eventlet.queue import LightQueue
     from psycopg2.errors import ForeignKeyViolation
+
     from services.filter.committer import GroupCommitter
     from services.filter.pipeline import prepare
     run_id = new_run(clean_db, ["dogs"])

@@ -11,7 +11,7 @@ import pytest
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import text
 
-from services.errors import SourceFailed
+from services.contracts.errors import SourceFailed
 from services.query import QueryService
 from services.query.populate import populate_tags
 from services.sources.base import SourceError, TweetSource

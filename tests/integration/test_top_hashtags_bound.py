@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import event, text
 
+from services.contracts.requests import MINUTE
 from services.query import analytics
-from services.query.analytics_requests import MINUTE
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sources.backoff import RetriesExhausted, RetryPolicy, Retryable
+from services.sources.backoff import RetriesExhausted, Retryable, RetryPolicy
 from services.sources.base import SourceError
 from services.sources.x_api import XApiSource
 from tests.fakes.fake_x_api import SAMPLES, STREAM_FILE, FakeXApi

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.events import batch_queue
+from services.contracts.events import batch_queue
 from tests.unit.deployment_files import COMPOSE_FILE, PROMETHEUS_YML, compose_services, load_yaml, run
 from tests.unit.test_dashboards import PROMETHEUS_OWN_SERIES, metric_names_in, registry_series_names
 

@@ -7,10 +7,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import auth
-from services.gateway.auth import (ADMIN, VIEWER, TokenConfigError, TokenTable, bearer_token, parse_tokens,
-                                   required_role)
+from services.gateway.auth import ADMIN, VIEWER, TokenConfigError, TokenTable, bearer_token, parse_tokens, required_role
 from services.gateway.http import json_endpoint
-
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,26 @@ import pytest
 from services.storage.ingest import ROLLUPS_SQL
 from tools import bench
 from tools.bench import (
-    GOALS, ROLLUP_CHECKS, CpuLedger, broker_outcome, completion_window, cpu_share, cpu_us_per_item, figures_of,
-    listening_pids, own_parts, rpc_calls, settled, shared_parts, slowest_limit, stat_cpu, store_groups, table,
-    verification, view_figures, wrk_figures,
+    GOALS,
+    ROLLUP_CHECKS,
+    CpuLedger,
+    broker_outcome,
+    completion_window,
+    cpu_share,
+    cpu_us_per_item,
+    figures_of,
+    listening_pids,
+    own_parts,
+    rpc_calls,
+    settled,
+    shared_parts,
+    slowest_limit,
+    stat_cpu,
+    store_groups,
+    table,
+    verification,
+    view_figures,
+    wrk_figures,
 )
 
 # -- 1: the ingest's clock ---------------------------------------------------------------------------

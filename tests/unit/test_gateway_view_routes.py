@@ -9,9 +9,9 @@ from nameko.testing.services import worker_factory
 from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
+from services.contracts.requests import DEFAULT_TAGS
 from services.gateway.routes import ops
 from services.gateway.service import GatewayService
-from services.query.requests import DEFAULT_TAGS
 
 
 def request(method, path, **kwargs):

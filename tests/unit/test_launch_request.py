@@ -1,8 +1,8 @@
 """Launch input: every client mistake is a BadRequest naming the field."""
 import pytest
 
-from services.errors import BadRequest
-from services.schemas import LaunchRequest, validate
+from services.contracts.errors import BadRequest
+from services.contracts.requests import LaunchRequest, validate
 
 
 @pytest.mark.parametrize("body, field", [

@@ -25,3 +25,32 @@ def test_the_installed_package_is_services_alone():
     setup = (ROOT / "setup.cfg").read_text()
     assert "include = services, services.*" in setup
     assert not (ROOT / "services" / "ops").exists()
+
+
+def test_the_gateway_imports_no_module_of_another_service():
+    # it reaches the others over RPC, with the models of services.contracts
+    others = ("services.query", "services.launcher", "services.filter", "services.statistics", "services.health")
+    offenders = {str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if m.startswith(others))
+                 for path in (ROOT / "services" / "gateway").rglob("*.py")}
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_contracts_import_no_service():
+    services = ("services.gateway", "services.query", "services.launcher", "services.filter",
+                "services.statistics", "services.health")
+    offenders = {str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if m.startswith(services))
+                 for path in (ROOT / "services" / "contracts").rglob("*.py")}
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_each_dependency_of_the_gateway_is_declared_once():
+    from nameko.extensions import DependencyProvider
+
+    from services.gateway.service import GatewayService
+    declared: dict[str, list[str]] = {}
+    for klass in GatewayService.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, DependencyProvider):
+                declared.setdefault(name, []).append(klass.__name__)
+    assert {name: owners for name, owners in declared.items() if len(owners) > 1} == {}
+    assert {"launcher", "statistics", "query", "health"} <= declared.keys()

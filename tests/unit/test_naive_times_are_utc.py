@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from services.query.analytics_requests import AggregatesRequest, TopHashtagsRequest, parse_moment, validate_query
+from services.contracts.requests import AggregatesRequest, TopHashtagsRequest, parse_moment, validate
 from services.tweets.parse import parse_created_at, parse_documents
 
 TEN_UTC = datetime(2024, 1, 1, 10, 0, tzinfo=timezone.utc)
@@ -57,7 +57,7 @@ def test_a_query_moment_without_an_offset_is_utc(value, expected):
 
 
 def test_an_aggregates_window_given_in_naive_times_covers_those_minutes_in_utc():
-    window = validate_query(AggregatesRequest, {"from": "2024-01-01T10:00:00", "to": "2024-01-01T11:00:00"})
+    window = validate(AggregatesRequest, {"from": "2024-01-01T10:00:00", "to": "2024-01-01T11:00:00"})
     assert (window.start, window.end) == (TEN_UTC, datetime(2024, 1, 1, 11, 0, tzinfo=timezone.utc))
     assert window.minute_range(datetime(2024, 1, 2, tzinfo=timezone.utc)) == (
         TEN_UTC, datetime(2024, 1, 1, 10, 59, tzinfo=timezone.utc))
@@ -66,6 +66,6 @@ def test_an_aggregates_window_given_in_naive_times_covers_those_minutes_in_utc()
 
 
 def test_a_top_hashtags_window_given_in_naive_times_is_utc():
-    top = validate_query(TopHashtagsRequest, {"from": "2024-01-01T10:00:00", "to": "2024-01-01T10:30:00"})
+    top = validate(TopHashtagsRequest, {"from": "2024-01-01T10:00:00", "to": "2024-01-01T10:30:00"})
     assert top.minute_range(datetime(2024, 1, 2, tzinfo=timezone.utc)) == (
         TEN_UTC, datetime(2024, 1, 1, 10, 29, tzinfo=timezone.utc))

@@ -1,4 +1,4 @@
-"""The one parser on every shape of the real recorded payloads (../shared/x-api-samples)."""
+"""The one parser on every shape of the real recorded payloads (data/x-api-samples)."""
 import json
 
 import pytest

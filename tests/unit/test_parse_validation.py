@@ -1,7 +1,7 @@
 """Validation while parsing, item by item: a value the store cannot hold costs its own item
 (counted bad, with a reason) or is normalised, never the page or batch it came with.
 
-The property tests mutate one item of the real recorded payloads (../shared/x-api-samples) and
+The property tests mutate one item of the real recorded payloads (data/x-api-samples) and
 check that nothing raises, that every other item reads exactly as it did, and that every record
 can be written the way services.storage.ingest writes it."""
 import dataclasses
@@ -13,7 +13,8 @@ from unittest import mock
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.storage.ingest import store_tweets
 from services.tweets import parse

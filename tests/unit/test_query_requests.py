@@ -1,9 +1,8 @@
 """What populate and the views accept: defaults, normalisation, and the 400 reasons."""
 import pytest
 
-from services.errors import BadRequest
-from services.query.requests import DEFAULT_TAGS, HourQuery, PopulateRequest, TagsQuery
-from services.schemas import validate
+from services.contracts.errors import BadRequest
+from services.contracts.requests import DEFAULT_TAGS, HourQuery, PopulateRequest, TagsQuery, validate
 
 
 def test_populate_defaults_to_a_hundred_tweets_for_each_of_the_ten_tags():

@@ -5,8 +5,8 @@ from unittest import mock
 
 import pytest
 
-from tools.supervise import FILTER_MAX_WORKERS, service_env
 from tests.unit.deployment_files import compose_services
+from tools.supervise import FILTER_MAX_WORKERS, service_env
 
 
 def test_the_filter_runs_its_own_worker_count_and_the_others_keep_theirs():

@@ -4,11 +4,10 @@ from unittest import mock
 import eventlet
 import orjson
 import pytest
-
 from nameko.testing.services import worker_factory
 from sqlalchemy import text
 
-from services.errors import HTTP_STATUS, BadRequest, Conflict, NotFound
+from services.contracts.errors import HTTP_STATUS, BadRequest, Conflict, NotFound
 from services.filter.service import FilterService
 from services.launcher import service as launcher_module
 from services.launcher.service import LauncherService

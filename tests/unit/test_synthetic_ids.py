@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.schemas import LaunchRequest
+from services.contracts.requests import LaunchRequest
 from services.sources.synthetic import MAX_POSITIONS, MAX_SEED, SyntheticSource, stream_tweet_id
 
 BIGINT_MAX = 2**63 - 1

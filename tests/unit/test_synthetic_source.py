@@ -6,7 +6,13 @@ import orjson
 import pytest
 
 from services.sources.synthetic import (
-    AUTHOR_BUCKETS, BODY_POOL, POPULATE_TAGS, SyntheticSource, _Pick, _seed_tables, _zipf_cumulative,
+    AUTHOR_BUCKETS,
+    BODY_POOL,
+    POPULATE_TAGS,
+    SyntheticSource,
+    _Pick,
+    _seed_tables,
+    _zipf_cumulative,
 )
 from services.tweets.parse import parse_documents
 

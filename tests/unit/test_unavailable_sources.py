@@ -10,7 +10,7 @@ from nameko.rpc import Rpc
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
-from services.errors import ANSWERS, HTTP_STATUS
+from services.contracts.errors import ANSWERS, HTTP_STATUS
 from services.gateway.service import GatewayService
 from services.launcher.service import LauncherService, launch_run
 from services.query.service import QueryService

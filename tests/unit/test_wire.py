@@ -1,7 +1,7 @@
 """The broker encoding: orjson, and tweet batches as a JSON header followed by raw lines."""
 import orjson
 
-from services import wire
+from services.contracts import wire
 from services.sources.synthetic import SyntheticSource
 from services.tweets.parse import parse_documents
 

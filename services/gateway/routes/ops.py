@@ -4,7 +4,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
 from services.gateway.http import http, json_endpoint
-from services.gateway.rpc import TimedRpcProxy
+from services.gateway.services import CalledServices
 from services.observability.metrics import HEALTH, render_latest
 
 # The health service answers within about 3 s even when a dependency hangs; past this
@@ -37,8 +37,7 @@ def ask_health(health, timeout: float) -> tuple[int, dict]:
     return (200 if answer["status"] == "ok" else 500), answer
 
 
-class OpsRoutes:
-    health = TimedRpcProxy("health", unbounded=("check",))  # ask_health keeps its own deadline
+class OpsRoutes(CalledServices):
 
     @http("GET", "/api/health")
     @json_endpoint("/api/health")

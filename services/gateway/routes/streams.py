@@ -1,14 +1,12 @@
 """Launching and stopping runs, and the statistics across them."""
 
+from services.contracts.requests import LaunchRequest, validate
 from services.gateway.coalesce import CoalescedStatistics
 from services.gateway.http import http, json_endpoint, read_json
-from services.gateway.rpc import TimedRpcProxy
-from services.schemas import LaunchRequest, validate
+from services.gateway.services import CalledServices
 
 
-class StreamRoutes:
-    launcher = TimedRpcProxy("launcher")
-    statistics = TimedRpcProxy("statistics")
+class StreamRoutes(CalledServices):
     overall_statistics = CoalescedStatistics()
 
     @http("POST", "/launch")

@@ -1,18 +1,11 @@
 """The five REST views and populate (/api/v1/...), answered by the query service."""
 
-from services.gateway.http import http, json_endpoint, read_json
-from services.gateway.rpc import TimedRpcProxy
-from services.query.requests import HourQuery, PopulateRequest, TagsQuery
-from services.schemas import validate
+from services.contracts.requests import HourQuery, PopulateRequest, TagsQuery, validate
+from services.gateway.http import http, json_endpoint, query_parameters, read_json
+from services.gateway.services import CalledServices
 
 
-def query_of(request) -> dict:
-    """The query string as a dict (the first value of a repeated parameter)."""
-    return request.args.to_dict()
-
-
-class ViewRoutes:
-    query = TimedRpcProxy("query", unbounded=("populate",))
+class ViewRoutes(CalledServices):
 
     @http("POST", "/api/v1/populate")
     @json_endpoint("/api/v1/populate")
@@ -28,9 +21,9 @@ class ViewRoutes:
     @http("GET", "/api/v1/hour")
     @json_endpoint("/api/v1/hour")
     def view_tweets_per_hour(self, request):
-        return self.query.tweets_per_hour(validate(HourQuery, query_of(request)).model_dump())
+        return self.query.tweets_per_hour(validate(HourQuery, query_parameters(request)).model_dump())
 
     @http("GET", "/api/v1/tags")
     @json_endpoint("/api/v1/tags")
     def view_tag_counts(self, request):
-        return self.query.tag_counts(validate(TagsQuery, query_of(request)).model_dump())
+        return self.query.tag_counts(validate(TagsQuery, query_parameters(request)).model_dump())

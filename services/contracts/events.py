@@ -8,7 +8,7 @@ from kombu import Connection, Queue
 from kombu import compression as kombu_compression
 from nameko.standalone.events import event_dispatcher, get_event_exchange
 
-import services.wire  # noqa: F401 - registers zstd at the level batches use
+import services.contracts.wire  # noqa: F401 - registers zstd at the level batches use
 
 BATCH_SOURCE = "launcher"
 BATCH_EVENT = "tweet_batch"
