@@ -257,8 +257,10 @@ def assert_only_the_mutated_item_changed(before: ParsedBatch, after: ParsedBatch
             assert after.bad == before.bad + 1
             added = after.bad_reasons - before.bad_reasons
             assert sum(added.values()) == 1 and set(added) <= REASONS
-        # a flattened tweet carries its place: a mutated geo may change that place, or make one
-        changed_users, changed_places = set(), {before.tweets[k].place_id}
+        # a flattened tweet carries its place: a mutated geo may change that place, or make one; and
+        # its author: a flattened line that is no tweet any more (its id gone) brings no author either
+        changed_users = {before.tweets[k].author_id} if len(after.tweets) < len(before.tweets) else set()
+        changed_places = {before.tweets[k].place_id}
     else:
         assert after.tweets == before.tweets
         assert after.bad == before.bad and after.bad_reasons == before.bad_reasons
