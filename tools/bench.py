@@ -96,7 +96,7 @@ from services.contracts.requests import TagsQuery, TopHashtagsRequest, UserTweet
 from services.filter.committer import MAX_GROUP_TWEETS
 from services.filter.pipeline import PreparedBatch, commit_batches, prepare
 from services.launcher.batching import DEFAULT_BATCH_SIZE
-from services.query import analytics, views
+from services.storage import analytics, views
 from services.sources.synthetic import WORDS, SyntheticSource
 from services.storage import runs
 from services.storage.database import make_engine

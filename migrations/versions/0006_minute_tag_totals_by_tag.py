@@ -1,6 +1,6 @@
 """minute_tag_totals_by_tag: each tag's minutes, for the top-hashtags window's candidates
 
-The top-hashtags view sums only the tags that can reach the top (services.query.analytics.
+The top-hashtags view sums only the tags that can reach the top (services.storage.analytics.
 top_hashtags); it reads each candidate's minutes of the window through this index instead of
 grouping every tag of the window. A new (minute, tag) row adds an entry, and so does an update
 of a count that cannot be HOT (no room on its page); a HOT update leaves it alone.

@@ -65,9 +65,7 @@ class RunStreamer(DependencyProvider):
             thread.kill()
         if self.threads:
             with self.engine.begin() as conn:
-                for run_id in self.threads:
-                    conn.exec_driver_sql(
-                        "UPDATE runs SET owner = NULL WHERE id = %s AND owner = %s", (run_id, self.owner))
+                runs.give_up(conn, self.owner, list(self.threads))
         self.threads.clear()
         ACTIVE_RUN.set(0)
         self._dispose()

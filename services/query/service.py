@@ -1,18 +1,21 @@
 """The query service: populate, and the analytic views over the rollups."""
+from datetime import datetime, timezone
+
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from services.contracts.errors import ANSWERS, SourceFailed
-from services.contracts.requests import HourQuery, PopulateRequest, TagsQuery, validate
+from services.contracts.errors import ANSWERS, NotFound, SourceFailed
+from services.contracts.requests import (
+    AggregatesRequest, HourQuery, PopulateRequest, TagsQuery, TopHashtagsRequest, UserTweetsRequest, validate,
+)
 from services.observability.metrics import POPULATE_FAILURES, EntrypointMetrics, MetricsServer
-from services.query import views
-from services.query.analytics import AnalyticsQueries
+from services.storage import analytics, views
 from services.query.populate import populate_tags
 from services.sources import SourceCredentials, TweetSource, default_source_name, make_source
 from services.storage.database import Database, ReadOnlyDatabase
 
 
-class QueryService(AnalyticsQueries):
+class QueryService:
     name = "query"
 
     db = Database()              # populate writes in transactions
@@ -45,6 +48,27 @@ class QueryService(AnalyticsQueries):
     def tag_counts(self, query: dict | None = None) -> list[dict]:
         limit = validate(TagsQuery, query).limit
         return self.reads.read(views.tag_counts, limit)
+
+    @rpc(expected_exceptions=ANSWERS)
+    def top_hashtags(self, request: dict | None = None) -> list[dict]:
+        query = validate(TopHashtagsRequest, request)
+        first, last = query.minute_range(datetime.now(timezone.utc))
+        return self.reads.read(analytics.top_hashtags, first, last, query.limit)
+
+    @rpc(expected_exceptions=ANSWERS)
+    def minute_aggregates(self, request: dict | None = None) -> list[dict]:
+        query = validate(AggregatesRequest, request)
+        first, last = query.minute_range(datetime.now(timezone.utc))
+        return self.reads.read(analytics.minute_aggregates, first, last, tag=query.tag, lang=query.lang,
+                               country=query.country, run_id=query.run_id)
+
+    @rpc(expected_exceptions=ANSWERS)
+    def user_tweets(self, request: dict) -> dict:
+        query = validate(UserTweetsRequest, request)
+        profile = self.reads.read(analytics.user_tweets, query.username, query.limit)
+        if profile is None:
+            raise NotFound(f"user {query.username!r} is not known")
+        return profile
 
 
 def populate_source(config: dict) -> TweetSource:

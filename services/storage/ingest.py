@@ -31,12 +31,12 @@ def claim_batches(cursor, batches: list[tuple[int, int, int, BatchCounts]]) -> s
     cursor.execute(
         "INSERT INTO run_batches (run_id, start_pos, end_pos, received, matched, bad, stored)"
         " SELECT run_id, start_pos, end_pos, received, matched, bad, 0"
-        "   FROM json_to_recordset(%s) AS b(run_id bigint, start_pos bigint, end_pos bigint,"
+        "   FROM json_to_recordset(%(batches)s) AS b(run_id bigint, start_pos bigint, end_pos bigint,"
         "                                    received integer, matched integer, bad integer)"
         "  ORDER BY run_id, start_pos"
         " ON CONFLICT DO NOTHING RETURNING run_id, start_pos",
-        (_json([{"run_id": run_id, "start_pos": start, "end_pos": end, "received": counts.received,
-                 "matched": counts.matched, "bad": counts.bad} for run_id, start, end, counts in batches]),),
+        {"batches": _json([{"run_id": run_id, "start_pos": start, "end_pos": end, "received": counts.received,
+                            "matched": counts.matched, "bad": counts.bad} for run_id, start, end, counts in batches])},
     )
     return {(run_id, start) for run_id, start in cursor.fetchall()}
 
@@ -75,31 +75,34 @@ def record_bad_reasons(cursor, reasons: list[tuple[int, dict[str, int]]]) -> Non
         return
     cursor.execute(
         "INSERT INTO run_bad_reasons AS known (run_id, reason, count)"
-        " SELECT run_id, reason, sum(count) FROM json_to_recordset(%s) AS r(run_id bigint, reason text, count bigint)"
+        " SELECT run_id, reason, sum(count)"
+        "   FROM json_to_recordset(%(reasons)s) AS r(run_id bigint, reason text, count bigint)"
         "  GROUP BY run_id, reason ORDER BY run_id, reason"
         " ON CONFLICT (run_id, reason) DO UPDATE SET count = known.count + EXCLUDED.count",
-        (_json(rows),),
+        {"reasons": _json(rows)},
     )
 
 
 def record_failed_batch(cursor, run_id: int, start: int, end: int, error: str, payload: str) -> None:
     """Keep a batch that could not be stored; a batch that fails again keeps its newest cause."""
     cursor.execute(
-        "INSERT INTO failed_batches (run_id, start_pos, end_pos, error, payload) VALUES (%s, %s, %s, %s, %s)"
+        "INSERT INTO failed_batches (run_id, start_pos, end_pos, error, payload)"
+        " VALUES (%(run_id)s, %(start)s, %(end)s, %(error)s, %(payload)s)"
         " ON CONFLICT (run_id, start_pos) DO UPDATE SET error = EXCLUDED.error, failed_at = now()",
-        (run_id, start, end, error, payload),
+        {"run_id": run_id, "start": start, "end": end, "error": error, "payload": payload},
     )
 
 
 def failed_batches_of(cursor, run_id: int) -> list[tuple[int, str]]:
     """(start, payload as JSON text) of the run's failed batches, in order."""
-    cursor.execute("SELECT start_pos, payload::text FROM failed_batches WHERE run_id = %s ORDER BY start_pos",
-                   (run_id,))
+    cursor.execute("SELECT start_pos, payload::text FROM failed_batches WHERE run_id = %(run_id)s ORDER BY start_pos",
+                   {"run_id": run_id})
     return cursor.fetchall()
 
 
 def forget_failed_batch(cursor, run_id: int, start: int) -> None:
-    cursor.execute("DELETE FROM failed_batches WHERE run_id = %s AND start_pos = %s", (run_id, start))
+    cursor.execute("DELETE FROM failed_batches WHERE run_id = %(run_id)s AND start_pos = %(start)s",
+                   {"run_id": run_id, "start": start})
 
 
 # For `INSERT INTO users AS known ...`: the newest sighting's name and follower count win,

@@ -1,6 +1,5 @@
 """Stream runs: their lifecycle rows and the figures computed from the batch ledger."""
 import orjson
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -17,10 +16,10 @@ class RunAlreadyActive(Exception):
 def create_run(conn: Connection, track: list[str], source: str, options: dict, owner: str) -> int:
     try:
         with conn.begin_nested():
-            return conn.execute(
-                text("INSERT INTO runs (track, source, options, status, owner, heartbeat_at)"
-                     " VALUES (CAST(:track AS jsonb), :source, CAST(:options AS jsonb), 'active', :owner, now())"
-                     " RETURNING id"),
+            return conn.exec_driver_sql(
+                "INSERT INTO runs (track, source, options, status, owner, heartbeat_at)"
+                " VALUES (CAST(%(track)s AS jsonb), %(source)s, CAST(%(options)s AS jsonb), 'active', %(owner)s, now())"
+                " RETURNING id",
                 {"track": orjson.dumps(track).decode(), "source": source,
                  "options": orjson.dumps(options).decode(), "owner": owner},
             ).scalar_one()
@@ -29,48 +28,54 @@ def create_run(conn: Connection, track: list[str], source: str, options: dict, o
 
 
 def active_run_id(conn: Connection) -> int | None:
-    return conn.execute(text("SELECT id FROM runs WHERE status = 'active'")).scalar()
+    return conn.exec_driver_sql("SELECT id FROM runs WHERE status = 'active'").scalar()
 
 
 def get_run(conn: Connection, run_id: int) -> dict | None:
-    row = conn.execute(text("SELECT * FROM runs WHERE id = :id"), {"id": run_id}).mappings().first()
+    row = conn.exec_driver_sql("SELECT * FROM runs WHERE id = %(id)s", {"id": run_id}).mappings().first()
     return dict(row) if row else None
 
 
 def announce_batch(conn: Connection, run_id: int, owner: str, start: int, end: int) -> bool:
     """Write ahead: the batch [start, end) is about to be sent. False when this owner lost the run
     (stopped by someone, or taken over), which tells the streamer to stop."""
-    return conn.execute(
-        text("UPDATE runs SET batch_start = :start, position = :end, heartbeat_at = now()"
-             " WHERE id = :id AND status = 'active' AND owner = :owner RETURNING id"),
+    return conn.exec_driver_sql(
+        "UPDATE runs SET batch_start = %(start)s, position = %(end)s, heartbeat_at = now()"
+        " WHERE id = %(id)s AND status = 'active' AND owner = %(owner)s RETURNING id",
         {"start": start, "end": end, "id": run_id, "owner": owner},
     ).first() is not None
 
 
 def heartbeat(conn: Connection, owner: str, run_ids: list[int]) -> None:
     """Only runs this replica really streams get a heartbeat: a dead stream thread must let go."""
-    conn.execute(
-        text("UPDATE runs SET heartbeat_at = now() WHERE status = 'active' AND owner = :owner"
-             " AND id = ANY(:ids)"),
+    conn.exec_driver_sql(
+        "UPDATE runs SET heartbeat_at = now() WHERE status = 'active' AND owner = %(owner)s"
+        " AND id = ANY(%(ids)s)",
         {"owner": owner, "ids": list(run_ids)},
     )
 
 
+def give_up(conn: Connection, owner: str, run_ids: list[int]) -> None:
+    """This replica stops streaming these runs: another one may take them over at once."""
+    conn.exec_driver_sql("UPDATE runs SET owner = NULL WHERE owner = %(owner)s AND id = ANY(%(ids)s)",
+                         {"owner": owner, "ids": list(run_ids)})
+
+
 def take_over_orphan(conn: Connection, owner: str, stale_after: float) -> dict | None:
     """Claim the active run whose owner stopped sending heartbeats."""
-    row = conn.execute(
-        text("UPDATE runs SET owner = :owner, heartbeat_at = now()"
-             " WHERE status = 'active' AND (owner IS NULL OR heartbeat_at < now() - make_interval(secs => :stale))"
-             " RETURNING *"),
+    row = conn.exec_driver_sql(
+        "UPDATE runs SET owner = %(owner)s, heartbeat_at = now()"
+        " WHERE status = 'active' AND (owner IS NULL OR heartbeat_at < now() - make_interval(secs => %(stale)s))"
+        " RETURNING *",
         {"owner": owner, "stale": stale_after},
     ).mappings().first()
     return dict(row) if row else None
 
 
 def end_run(conn: Connection, run_id: int, status: str, error: str | None = None) -> bool:
-    return conn.execute(
-        text("UPDATE runs SET status = :status, stopped_at = now(), error = :error"
-             " WHERE id = :id AND status = 'active' RETURNING id"),
+    return conn.exec_driver_sql(
+        "UPDATE runs SET status = %(status)s, stopped_at = now(), error = %(error)s"
+        " WHERE id = %(id)s AND status = 'active' RETURNING id",
         {"status": status, "error": error, "id": run_id},
     ).first() is not None
 
@@ -120,29 +125,29 @@ def _run_dict(row) -> dict:
 
 
 def run_figures(conn: Connection, run_id: int) -> dict | None:
-    row = conn.execute(text(_RUN_FIGURES + " WHERE r.id = :id"), {"id": run_id}).mappings().first()
+    row = conn.exec_driver_sql(_RUN_FIGURES + " WHERE r.id = %(id)s", {"id": run_id}).mappings().first()
     return _run_dict(row) if row else None
 
 
 def all_run_figures(conn: Connection) -> list[dict]:
-    return [_run_dict(r) for r in conn.execute(text(_RUN_FIGURES + " ORDER BY r.id")).mappings()]
+    return [_run_dict(r) for r in conn.exec_driver_sql(_RUN_FIGURES + " ORDER BY r.id").mappings()]
 
 
 def overall_figures(conn: Connection) -> dict:
     """amount, speed and elapsed_time over every run ever made (a running run counts up to now)."""
-    row = conn.execute(text(
+    row = conn.exec_driver_sql(
         "SELECT (SELECT coalesce(sum(matched), 0) FROM run_totals) AS amount,"
         "       (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0)"
         "          FROM runs) AS elapsed"
-    )).mappings().one()
+    ).mappings().one()
     amount, elapsed = int(row["amount"]), float(row["elapsed"])
     return {"amount": amount, "speed": _speed(amount, elapsed), "elapsed_time": int(elapsed)}
 
 
 def recent_failures(conn: Connection, minutes: int) -> list[dict]:
     """Runs with batches that failed in the last ``minutes``: run_id, how many, and the newest cause."""
-    rows = conn.execute(text(
+    rows = conn.exec_driver_sql(
         "SELECT run_id, count(*) AS batches, (array_agg(error ORDER BY failed_at DESC))[1] AS error"
-        "  FROM failed_batches WHERE failed_at > now() - make_interval(mins => :minutes)"
-        " GROUP BY run_id ORDER BY run_id"), {"minutes": minutes}).mappings()
+        "  FROM failed_batches WHERE failed_at > now() - make_interval(mins => %(minutes)s)"
+        " GROUP BY run_id ORDER BY run_id", {"minutes": minutes}).mappings()
     return [dict(row) for row in rows]

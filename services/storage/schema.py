@@ -183,7 +183,7 @@ minute_tag_totals = Table(
     Column("tag", Text, nullable=False),
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("minute", "tag"),
-    # each candidate tag's minutes in the top-hashtags window (services.query.analytics)
+    # each candidate tag's minutes in the top-hashtags window (services.storage.analytics)
     Index("minute_tag_totals_by_tag", "tag", "minute"),
 )
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event
 
-from services.query.analytics import user_tweets
+from services.storage.analytics import user_tweets
 from services.storage.database import make_engine
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, text
 
 from services.contracts.requests import MINUTE
-from services.query import analytics
+from services.storage import analytics
 
 pytestmark = pytest.mark.integration
 

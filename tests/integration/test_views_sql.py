@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import event, text
 
-from services.query import views
+from services.storage import views
 from services.storage.ingest import store_tweets
 from services.tweets.parse import Place, Tweet, User
 

@@ -1,5 +1,6 @@
 """The layout keeps its layers: the installed package never reaches into the tooling."""
 import ast
+import re
 from pathlib import Path
 
 from tests.system import ROOT
@@ -54,3 +55,15 @@ def test_each_dependency_of_the_gateway_is_declared_once():
                 declared.setdefault(name, []).append(klass.__name__)
     assert {name: owners for name, owners in declared.items() if len(owners) > 1} == {}
     assert {"launcher", "statistics", "query", "health"} <= declared.keys()
+
+
+def test_sql_lives_in_storage_with_one_parameter_style():
+    statement = re.compile(r"\b(?:SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")
+    outside = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "services").rglob("*.py")
+                     if path.parent.name != "storage" and statement.search(path.read_text())
+                     and path.name != "checks.py")   # the health check's probe: SELECT 1
+    assert outside == []
+    for path in (ROOT / "services" / "storage").glob("*.py"):
+        source = path.read_text()
+        assert "sqlalchemy import text" not in source and not re.search(r"(?<![:\w]):[a-z_]+\b[^:]", "".join(
+            re.findall(r'"(?:[^"\\]|\\.)*"', source)).replace("::", "")), f"{path.name}: a :name parameter"
