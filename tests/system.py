@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import requests
-import yaml
 
+from services.settings import config_loader
 from tools.processes import ServiceProcesses, free_port
 
 __all__ = ["ROOT", "SAMPLES", "System", "free_port", "nameko_config_loader"]
@@ -18,16 +18,8 @@ SAMPLES = ROOT / "data" / "x-api-samples"
 
 
 def nameko_config_loader():
-    """A YAML loader that substitutes ${VAR:default} as `nameko run` does, without
-    registering that on yaml.SafeLoader for the rest of the test session."""
-    from nameko.cli.main import IMPLICIT_ENV_VAR_MATCHER, env_var_constructor
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor("!env_var", env_var_constructor)
-    Loader.add_implicit_resolver("!env_var", IMPLICIT_ENV_VAR_MATCHER, None)
-    return Loader
+    """config.yml read as `nameko run` reads it (services/settings.py)."""
+    return config_loader()
 
 
 class System(ServiceProcesses):

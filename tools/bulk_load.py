@@ -18,7 +18,6 @@ most with a handful of tweets) and power-law follower counts; created_at spread 
 import argparse
 import functools
 import itertools
-import os
 import random
 import sys
 import time
@@ -251,7 +250,7 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=10_000_000, help="tweets to load")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="tweets per transaction")
     parser.add_argument("--users", type=int, default=None, help="authors to draw from (default count/10)")
-    parser.add_argument("--db-uri", default=os.environ.get("DB_URI") or db_uri())
+    parser.add_argument("--db-uri", default=db_uri())
     args = parser.parse_args(argv)
     result = load(args.db_uri, args.count, chunk_size=args.chunk, users=args.users,
                   progress=lambda line: print(line, flush=True))

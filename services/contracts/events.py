@@ -9,11 +9,11 @@ from kombu import compression as kombu_compression
 from nameko.standalone.events import event_dispatcher, get_event_exchange
 
 import services.contracts.wire  # noqa: F401 - registers zstd at the level batches use
+from services.settings import setting
 
 BATCH_SOURCE = "launcher"
 BATCH_EVENT = "tweet_batch"
 BATCH_HANDLER = ("filter", "handle_batch")
-DEFAULT_BATCH_COMPRESSION = "zstd"
 
 
 def batch_queue(config: dict) -> Queue:
@@ -31,15 +31,16 @@ def declare_batch_queue(config: dict) -> None:
 
 def batch_compression(config: dict) -> str | None:
     """How batches are compressed on the broker: BATCH_COMPRESSION (a compression kombu knows),
-    empty for not at all. Refused by name at start: at publish time the launcher would retry
+    ``none`` for not at all. Refused by name at start: at publish time the launcher would retry
     the failing dispatch for ever."""
-    name = config.get("BATCH_COMPRESSION", DEFAULT_BATCH_COMPRESSION) or None
-    if name is not None:
-        try:
-            kombu_compression.get_encoder(name)
-        except KeyError:
-            raise ValueError(f"BATCH_COMPRESSION {name!r} is not a compression kombu knows; "
-                             f"use zstd, or leave it empty for none") from None
+    name = str(setting(config, "BATCH_COMPRESSION"))
+    if name.lower() == "none":
+        return None
+    try:
+        kombu_compression.get_encoder(name)
+    except KeyError:
+        raise ValueError(f"BATCH_COMPRESSION {name!r} is not a compression kombu knows; "
+                         f"use zstd, or none for uncompressed batches") from None
     return name
 
 

@@ -12,13 +12,13 @@ Stage with no token configured stays open (a warning at start); production refus
 """
 import hmac
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 
 from services.observability.logs import register_secrets
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,11 @@ class TokenTable:
         return role is not None and required in GRANTS[role]
 
     @classmethod
-    def load(cls, config: Mapping, environ: Mapping = os.environ) -> "TokenTable":
-        """From the Nameko config first, else the environment: API_TOKENS, or the file API_TOKENS_FILE."""
-        def setting(key, default=""):
-            value = config.get(key)
-            return str(value) if value not in (None, "") else environ.get(key, default)
-
-        flavor = setting("FLAVOR", "stage").strip().lower() or "stage"
-        listed, file_name = setting("API_TOKENS").strip(), setting("API_TOKENS_FILE").strip()
+    def load(cls, config: Mapping) -> "TokenTable":
+        """API_TOKENS, or the file API_TOKENS_FILE, from the Nameko config (else config.yml, services/settings.py)."""
+        flavor = str(setting(config, "FLAVOR")).strip().lower()
+        listed = str(setting(config, "API_TOKENS") or "").strip()
+        file_name = str(setting(config, "API_TOKENS_FILE") or "").strip()
         if listed and file_name:
             raise TokenConfigError("set API_TOKENS or API_TOKENS_FILE, not both")
         text = read_token_file(file_name) if file_name else listed

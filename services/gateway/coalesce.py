@@ -9,6 +9,7 @@ import time
 
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
+from services.settings import setting
 
 
 class CoalescedCall:
@@ -43,7 +44,7 @@ class CoalescedCall:
 
 class CoalescedStatistics(DependencyProvider):
     def setup(self):
-        self.call = CoalescedCall(float(self.container.config.get("STATISTICS_FRESH_FOR", 0.25)))
+        self.call = CoalescedCall(float(setting(self.container.config, "STATISTICS_FRESH_FOR")))
 
     def get_dependency(self, worker_ctx):
         return self.call

@@ -28,7 +28,7 @@ from services.contracts.requests import (
     UserTweetsRequest,
 )
 from services.gateway.auth import ADMIN, required_role
-from services.gateway.rpc import DEFAULT_RPC_TIMEOUT
+from services.settings import default
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -217,7 +217,7 @@ def _content(description: str, *media_types: str) -> dict:
 
 BAD_REQUEST = _error("the input is not acceptable; `error` names each parameter and why")
 FAILED = _error("a service failed; `error` says which and why")
-TIMED_OUT = _error(f"a service did not answer within RPC_TIMEOUT seconds ({DEFAULT_RPC_TIMEOUT:g} by default)")
+TIMED_OUT = _error(f"a service did not answer within RPC_TIMEOUT seconds ({default('RPC_TIMEOUT'):g} by default)")
 
 
 def parameters_of(model: type[BaseModel], where: str = "query", only: tuple[str, ...] | None = None) -> list[dict]:

@@ -11,8 +11,8 @@ is now declared before a request can use it, and the deadline bounds whatever el
 import eventlet
 from eventlet.event import Event
 from nameko.rpc import ReplyListener, RpcProxy
+from services.settings import setting
 
-DEFAULT_RPC_TIMEOUT = 30.0
 
 
 class RpcTimeout(Exception):
@@ -84,6 +84,6 @@ class TimedRpcProxy(RpcProxy):
         self.unbounded = frozenset(unbounded)
 
     def get_dependency(self, worker_ctx):
-        timeout = float(self.container.config.get("RPC_TIMEOUT") or DEFAULT_RPC_TIMEOUT)
+        timeout = float(setting(self.container.config, "RPC_TIMEOUT"))
         return TimedServiceProxy(super().get_dependency(worker_ctx), timeout, self.unbounded,
                                  self.rpc_reply_listener.declared)

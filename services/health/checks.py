@@ -17,6 +17,7 @@ from services.observability.metrics import HEALTH
 from services.sources import default_source_name, make_source
 from services.storage import runs
 from services.storage.database import db_uri, make_green
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def check_broker(config: dict, timeout: float) -> None:
 def check_source(config: dict, timeout: float) -> None:
     """The configured source builds (credentials, options) and its own check() passes."""
     # the X API source's own request timeout, bounded by the check's deadline
-    bounded = dict(config, X_CHECK_TIMEOUT=min(float(config.get("X_CHECK_TIMEOUT") or timeout), timeout))
+    bounded = dict(config, X_CHECK_TIMEOUT=min(float(setting(config, "X_CHECK_TIMEOUT")), timeout))
     source = make_source(default_source_name(config), bounded)
     try:
         source.check()

@@ -15,6 +15,7 @@ from services.sources import SourceCredentials, default_source_name
 from services.sources.synthetic import MAX_SEED
 from services.storage import runs
 from services.storage.database import Database, retry_transient
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class LauncherService:
 
     @rpc(expected_exceptions=ANSWERS)
     def stop(self) -> dict:
-        return stop_run(self.db, self.streamer, float(self.config.get("STOP_DRAIN_SECONDS", 10)))
+        return stop_run(self.db, self.streamer, float(setting(self.config, "STOP_DRAIN_SECONDS")))
 
     @rpc(expected_exceptions=ANSWERS)
     def retry_failed(self, run_id: int) -> dict:
@@ -45,7 +46,7 @@ class LauncherService:
 
     @timer(interval=2)
     def keep_runs(self):
-        keep_runs(self.db, self.streamer, float(self.config.get("TAKEOVER_AFTER_SECONDS", 10)))
+        keep_runs(self.db, self.streamer, float(setting(self.config, "TAKEOVER_AFTER_SECONDS")))
 
 
 def launch_run(engine, streamer: RunStreamer, config: dict, request: dict) -> dict:

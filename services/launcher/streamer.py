@@ -17,11 +17,12 @@ from nameko.extensions import DependencyProvider
 
 from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
 from services.contracts.wire import RawLines
-from services.launcher.batching import DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_SIZE, batches
+from services.launcher.batching import batches
 from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
 from services.storage import runs
 from services.storage.database import db_uri, make_engine, retry_transient
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ class RunStreamer(DependencyProvider):
         config = self.container.config
         self.config = config
         self.owner = owner_name()
-        self.batch_size = int(config.get("BATCH_SIZE", DEFAULT_BATCH_SIZE))
-        self.batch_max_bytes = int(config.get("BATCH_MAX_BYTES", DEFAULT_BATCH_MAX_BYTES))
-        self.batch_max_wait = float(config.get("BATCH_MAX_WAIT", 1.0))
+        self.batch_size = int(setting(config, "BATCH_SIZE"))
+        self.batch_max_bytes = int(setting(config, "BATCH_MAX_BYTES"))
+        self.batch_max_wait = float(setting(config, "BATCH_MAX_WAIT"))
         self.engine = make_engine(db_uri(config), pool_size=2)
         # the write-ahead of each batch is one statement: one round trip in autocommit, where the
         # pool's ping, BEGIN, the statement and COMMIT took four

@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line on stdout, with secrets redacted.
 
-``LOGGING_YAML`` below is the ``LOGGING`` section to paste into ``config/config.yml``
-(``nameko run`` hands it to ``logging.config.dictConfig``). The filter sits on the
+The ``LOGGING`` section of ``config/config.yml`` wires these up (``nameko run`` hands it to
+``logging.config.dictConfig``), with the service's name for every line (``SERVICE_NAME``). The filter sits on the
 handler, not on a logger, so it also sees records propagated from every library's logger.
 
 Reading the lines::
@@ -20,27 +20,6 @@ from typing import Iterable, TextIO
 
 import orjson
 
-LOGGING_YAML = """\
-LOGGING:
-  version: 1
-  disable_existing_loggers: false
-  filters:
-    redact_secrets:
-      (): services.observability.logs.RedactSecrets
-  formatters:
-    json:
-      (): services.observability.logs.JsonFormatter
-  handlers:
-    console:
-      class: logging.StreamHandler
-      stream: ext://sys.stdout
-      formatter: json
-      filters: [redact_secrets]
-  root:
-    level: ${LOG_LEVEL:INFO}
-    handlers: [console]
-"""
-
 #: Extra fields copied into the JSON object when a call passes them with ``extra=``.
 CONTEXT_FIELDS = ("run_id", "batch")
 
@@ -48,13 +27,17 @@ CONTEXT_FIELDS = ("run_id", "batch")
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object on one line."""
 
+    def __init__(self, service: str | None = None, **options):
+        super().__init__(**options)
+        self.service = service or None
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname,
-            "service": getattr(record, "service", None) or os.environ.get("SERVICE_NAME"),
+            "service": getattr(record, "service", None) or self.service,
             "logger": record.name,
             "message": record.getMessage(),
         }

@@ -26,6 +26,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from services.settings import setting
+
 log = logging.getLogger(__name__)
 
 # One RPC costs about 2.5 ms and a batch of hundreds of tweets takes tens to hundreds of
@@ -164,10 +166,8 @@ class EntrypointMetrics(DependencyProvider):
 
 
 def metrics_port(config: dict) -> int:
-    """METRICS_PORT from the Nameko config: an int, 9100 by default, 0 when disabled."""
-    value = config.get("METRICS_PORT", 9100)
-    if value is None or value == "":
-        return 0
+    """METRICS_PORT: a port number, 0 when disabled (config.yml's default)."""
+    value = setting(config, "METRICS_PORT")
     try:
         port = int(value)
     except (TypeError, ValueError):

@@ -1,6 +1,7 @@
 """Where tweets come from. ``make_source`` picks one by name from the Nameko config."""
 from nameko.extensions import DependencyProvider
 
+from services.settings import setting
 from services.sources.base import SourceError, SourceUnavailable, TweetSource
 
 SOURCE_NAMES = ("synthetic", "replay", "x")
@@ -8,10 +9,10 @@ SOURCE_NAMES = ("synthetic", "replay", "x")
 
 def default_source_name(config: dict) -> str:
     """The flavor decides the default: stage streams synthetic tweets, production the X API."""
-    configured = config.get("SOURCE") or ""
+    configured = setting(config, "SOURCE")
     if configured:
-        return configured
-    return "x" if config.get("FLAVOR", "stage") == "production" else "synthetic"
+        return str(configured)
+    return "x" if setting(config, "FLAVOR") == "production" else "synthetic"
 
 
 def unavailable_reason(name: str, config: dict) -> str | None:
@@ -61,5 +62,5 @@ class SourceCredentials(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        if config.get("FLAVOR", "stage") == "production" and default_source_name(config) == "x":
+        if setting(config, "FLAVOR") == "production" and default_source_name(config) == "x":
             make_source("x", config).close()  # raises SourceError naming what is missing

@@ -11,10 +11,11 @@ import orjson
 
 from services.contracts.errors import BadRequest
 from services.sources.base import TweetSource, paced
+from services.settings import setting
 
 
 def replay_dir(config: dict) -> Path:
-    return Path(config.get("REPLAY_DIR", "data/x-api-samples"))
+    return Path(setting(config, "REPLAY_DIR"))
 
 
 def resolve_replay_files(replay_dir: str | Path, names: list[str]) -> list[Path]:

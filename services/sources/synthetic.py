@@ -18,6 +18,7 @@ from typing import Iterator
 import orjson
 
 from services.sources.base import TweetSource, paced
+from services.settings import setting
 
 POPULATE_TAGS = ("openbanking", "remediation", "devops", "sre", "microservices",
                  "observability", "oauth", "metrics", "logmonitoring", "opentracing")
@@ -287,8 +288,8 @@ class SyntheticSource(TweetSource):
     @classmethod
     def from_config(cls, config: dict, seed=None, rate=None, limit=None, run_id=None, **_ignored):
         return cls(
-            seed=seed if seed is not None else int(config.get("SYNTHETIC_SEED", 1)),
-            rate=rate if rate is not None else float(config.get("SYNTHETIC_RATE", 50)),
+            seed=seed if seed is not None else int(setting(config, "SYNTHETIC_SEED")),
+            rate=rate if rate is not None else float(setting(config, "SYNTHETIC_RATE")),
             limit=limit, run_id=run_id,
         )
 

@@ -11,7 +11,6 @@ Retrying lives in ``services.sources.backoff``; this module only says what faile
 import functools
 import logging
 import math
-import os
 import queue
 import re
 import threading
@@ -33,6 +32,7 @@ from services.sources.backoff import (
     with_retries,
 )
 from services.sources.base import SourceError, TweetSource
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -311,10 +311,10 @@ class FilteredStream:
 
 # --- the source ---------------------------------------------------------------
 
-def _setting(config: dict, key: str, default, convert):
-    value = config.get(key)
-    if value is None or value == "":
-        return default
+def _setting(config: dict, key: str, convert):
+    value = setting(config, key)
+    if value is None:
+        return convert()
     try:
         return convert(value)
     except (TypeError, ValueError):
@@ -322,8 +322,8 @@ def _setting(config: dict, key: str, default, convert):
 
 
 def configured_token(config: dict) -> str:
-    """The bearer token: the environment's, else the config's; empty when there is none."""
-    return (os.environ.get("X_BEARER_TOKEN") or config.get("X_BEARER_TOKEN") or "").strip()
+    """X_BEARER_TOKEN; empty when there is none."""
+    return str(setting(config, "X_BEARER_TOKEN") or "").strip()
 
 
 class XApiSource(TweetSource):
@@ -332,10 +332,10 @@ class XApiSource(TweetSource):
     name = "x"
     deterministic = False
 
-    def __init__(self, bearer_token: str, *, run_id: Optional[int] = None, base_url: str = "",
-                 rule_max_len: int = 512, max_rules: int = 5, http_timeout: float = 10.0,
-                 check_timeout: float = 5.0, retry_policy: RetryPolicy = RetryPolicy(),
-                 queue_size: int = 10_000):
+    def __init__(self, bearer_token: str, *, run_id: Optional[int] = None, base_url: str,
+                 rule_max_len: int, max_rules: int, http_timeout: float, check_timeout: float,
+                 retry_policy: RetryPolicy, queue_size: int = 10_000):
+        """Built by ``from_config``, which reads each setting's one default from config.yml."""
         if not bearer_token:
             raise SourceError(TOKEN_MISSING)
         self._bearer_token = bearer_token
@@ -357,15 +357,15 @@ class XApiSource(TweetSource):
         return cls(
             token,
             run_id=run_id,
-            base_url=_setting(config, "X_API_BASE_URL", "", str),
-            rule_max_len=_setting(config, "X_RULE_MAX_LEN", 512, int),
-            max_rules=_setting(config, "X_MAX_RULES", 5, int),
-            http_timeout=_setting(config, "X_HTTP_TIMEOUT", 10.0, float),
-            check_timeout=_setting(config, "X_CHECK_TIMEOUT", 5.0, float),
+            base_url=_setting(config, "X_API_BASE_URL", str),
+            rule_max_len=_setting(config, "X_RULE_MAX_LEN", int),
+            max_rules=_setting(config, "X_MAX_RULES", int),
+            http_timeout=_setting(config, "X_HTTP_TIMEOUT", float),
+            check_timeout=_setting(config, "X_CHECK_TIMEOUT", float),
             retry_policy=RetryPolicy(
-                initial=_setting(config, "X_RETRY_INITIAL", 1.0, float),
-                cap=_setting(config, "X_RETRY_MAX_WAIT", 60.0, float),
-                max_retries=_setting(config, "X_MAX_RETRIES", 5, int),
+                initial=_setting(config, "X_RETRY_INITIAL", float),
+                cap=_setting(config, "X_RETRY_MAX_WAIT", float),
+                max_retries=_setting(config, "X_MAX_RETRIES", int),
             ),
         )
 

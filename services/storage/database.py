@@ -4,7 +4,6 @@ psycopg2 blocks in C; under eventlet that would freeze every green thread of the
 service. psycogreen makes psycopg2 wait through the eventlet hub instead.
 """
 import logging
-import os
 import time
 
 import psycopg2
@@ -13,10 +12,10 @@ from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from services.settings import setting
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DB_URI = "postgresql://postgres@localhost:5432/tweets"
 
 _patched = False
 
@@ -30,7 +29,7 @@ def make_green() -> None:
 
 
 def db_uri(config: dict | None = None) -> str:
-    return (config or {}).get("DB_URI") or os.environ.get("DB_URI") or DEFAULT_DB_URI
+    return str(setting(config or {}, "DB_URI"))
 
 
 def make_engine(uri: str, pool_size: int = 10, *, pre_ping: bool = True, autocommit: bool = False) -> Engine:
@@ -103,7 +102,7 @@ class Database(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        size = self.pool_size or int(config.get("max_workers", 10))
+        size = self.pool_size or int(setting(config, "max_workers"))
         self.engine = make_engine(db_uri(config), pool_size=size, **self.engine_options)
 
     def stop(self):

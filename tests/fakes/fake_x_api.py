@@ -14,7 +14,7 @@
   connection dropped after K lines, requests left hanging for a while. Every request needs ``Authorization: Bearer <token>``.
 
     with FakeXApi(token="t") as api:
-        source = XApiSource("t", base_url=api.base_url)
+        source = XApiSource.from_config({"X_BEARER_TOKEN": "t", "X_API_BASE_URL": api.base_url})
 """
 import itertools
 import json

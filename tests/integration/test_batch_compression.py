@@ -58,9 +58,9 @@ def test_a_batch_travels_zstd_compressed_by_default_and_arrives_as_it_left(amqp_
     assert {k: v for k, v in received.items() if k != "items"} == {k: v for k, v in batch.items() if k != "items"}
 
 
-def test_an_empty_batch_compression_sends_batches_as_they_are(amqp_uri):
-    config = service_config(amqp_uri, BATCH_COMPRESSION="")
-    assert not config["BATCH_COMPRESSION"]
+def test_batch_compression_none_sends_batches_as_they_are(amqp_uri):
+    config = service_config(amqp_uri, BATCH_COMPRESSION="none")
+    assert config["BATCH_COMPRESSION"] == "none"
     batch = a_batch(20)
     raw, delivered = dispatch_and_fetch(config, batch)
     assert "compression" not in (raw.headers or {})

@@ -205,7 +205,8 @@ def test_stream_reconnects_after_a_disconnect_and_goes_on(api, source_for):
 
 def test_a_slow_consumer_gets_every_line_in_order(api, monkeypatch):
     monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
-    source = XApiSource(TOKEN, base_url=api.base_url, queue_size=1)
+    source = XApiSource.from_config({"X_BEARER_TOKEN": TOKEN, "X_API_BASE_URL": api.base_url})
+    source.queue_size = 1
     received = []
 
     for line in source.stream(["brexit"]):
@@ -293,9 +294,9 @@ def test_no_bearer_token_is_a_clear_source_error(monkeypatch):
     assert str(missing.value) == "X_BEARER_TOKEN is not set: the production flavor needs an X API bearer token"
 
 
-def test_the_environment_token_wins_over_the_config(api, monkeypatch):
+def test_the_token_set_in_the_environment_reaches_the_source_through_config_yml(api, monkeypatch):
     monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
-    source = XApiSource.from_config({"X_BEARER_TOKEN": "stale-config-token", "X_API_BASE_URL": api.base_url})
+    source = XApiSource.from_config({"X_API_BASE_URL": api.base_url})
 
     source.check()
 
@@ -358,7 +359,7 @@ def test_stream_works_under_eventlet_monkey_patching(api):
         eventlet.monkey_patch()
         import itertools, sys
         from services.sources.x_api import XApiSource
-        source = XApiSource({TOKEN!r}, base_url={api.base_url!r})
+        source = XApiSource.from_config({{"X_BEARER_TOKEN": {TOKEN!r}, "X_API_BASE_URL": {api.base_url!r}}})
         lines = list(itertools.islice(source.stream(["brexit"]), {len(RECORDED_LINES)}))
         source.close()
         sys.stdout.write(str(len(lines)) + " " + str(sum(map(len, lines))))

@@ -69,26 +69,29 @@ def test_each_route_needs_the_role_its_method_implies(route, method, role):
     assert required_role(route, method) == role
 
 
-def test_tokens_load_from_the_environment_or_a_secrets_file(tmp_path):
-    assert TokenTable.load({}, {"API_TOKENS": "x:admin"}).role_of("x") == ADMIN
+def test_tokens_load_from_the_environment_or_a_secrets_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("API_TOKENS", "x:admin")
+    assert TokenTable.load({}).role_of("x") == ADMIN
+    # the Nameko config wins over the environment
+    assert TokenTable.load({"API_TOKENS": "z:viewer"}).role_of("z") == VIEWER
     secrets = tmp_path / "api_tokens"
     secrets.write_text("y:viewer\n")
-    table = TokenTable.load({}, {"API_TOKENS_FILE": str(secrets)})
+    monkeypatch.delenv("API_TOKENS")
+    monkeypatch.setenv("API_TOKENS_FILE", str(secrets))
+    table = TokenTable.load({})
     assert table.role_of("y") == VIEWER and len(table) == 1
-    # the Nameko config wins over the environment
-    assert TokenTable.load({"API_TOKENS": "z:viewer"}, {"API_TOKENS": "x:admin"}).role_of("z") == VIEWER
 
 
 def test_a_token_file_inside_the_repository_is_refused():
     with pytest.raises(TokenConfigError, match="inside the repository"):
-        TokenTable.load({}, {"API_TOKENS_FILE": str(auth.REPOSITORY / "setup.cfg")})
+        TokenTable.load({"API_TOKENS_FILE": str(auth.REPOSITORY / "setup.cfg")})
 
 
 def test_both_sources_at_once_or_an_unreadable_file_are_refused(tmp_path):
     with pytest.raises(TokenConfigError, match="not both"):
-        TokenTable.load({}, {"API_TOKENS": "x:admin", "API_TOKENS_FILE": str(tmp_path / "t")})
+        TokenTable.load({"API_TOKENS": "x:admin", "API_TOKENS_FILE": str(tmp_path / "t")})
     with pytest.raises(TokenConfigError, match="cannot be read"):
-        TokenTable.load({}, {"API_TOKENS_FILE": str(tmp_path / "missing")})
+        TokenTable.load({"API_TOKENS_FILE": str(tmp_path / "missing")})
 
 
 def test_stage_without_tokens_is_open_production_is_not():
@@ -208,7 +211,7 @@ def test_tokens_from_a_file_are_masked_in_logs(tmp_path):
 
     secret_file = tmp_path / "api_tokens"
     secret_file.write_text("file-only-token-4711:admin\n")
-    TokenTable.load({"API_TOKENS_FILE": str(secret_file)}, environ={})
+    TokenTable.load({"API_TOKENS_FILE": str(secret_file), "API_TOKENS": ""})
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "caller sent %s", ("file-only-token-4711",), None)
     RedactSecrets().filter(record)
     assert "file-only-token-4711" not in record.getMessage()

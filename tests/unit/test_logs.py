@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from services.observability import logs
-from tests.system import nameko_config_loader
+from services.settings import CONFIG_FILE, config_loader
 from tests.unit.deployment_files import (
     ROOT,
 )
@@ -25,7 +25,7 @@ def log_to_buffer():
     """A logger whose handler is wired like the LOGGING snippet, writing to a buffer."""
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logs.JsonFormatter())
+    handler.setFormatter(logs.JsonFormatter(service="filter"))
     handler.addFilter(logs.RedactSecrets())
     logger = logging.getLogger("tests.observability")
     logger.addHandler(handler)
@@ -39,8 +39,7 @@ def lines_of(buffer: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
-def test_json_formatter_writes_one_object_per_line_with_the_fields(log_to_buffer, monkeypatch):
-    monkeypatch.setenv("SERVICE_NAME", "filter")
+def test_json_formatter_writes_one_object_per_line_with_the_fields(log_to_buffer):
     logger, buffer = log_to_buffer
     logger.info("stored %d tweets", 42, extra={"run_id": 7, "batch": 3})
     logger.warning("from elsewhere", extra={"service": "launcher"})
@@ -127,10 +126,11 @@ def test_redaction_ignores_unset_and_empty_variables(monkeypatch):
     assert logs.redact("nothing to hide", []) == "nothing to hide"
 
 
-def test_logging_snippet_configures_json_lines_on_stdout(monkeypatch, capsys):
+def test_config_yml_logging_configures_json_lines_on_stdout(monkeypatch, capsys):
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     monkeypatch.setenv("X_BEARER_TOKEN", "snippet-secret")
-    config = yaml.load(logs.LOGGING_YAML, Loader=nameko_config_loader())["LOGGING"]
+    monkeypatch.setenv("SERVICE_NAME", "launcher")
+    config = yaml.load(CONFIG_FILE.read_text(), Loader=config_loader())["LOGGING"]
     assert config["root"]["level"] == "WARNING"
     root = logging.getLogger()
     saved = root.handlers[:], root.level
@@ -148,6 +148,7 @@ def test_logging_snippet_configures_json_lines_on_stdout(monkeypatch, capsys):
                 root.addHandler(handler)
         root.setLevel(saved[1])
     assert json.loads(line)["message"] == "token ***"
+    assert json.loads(line)["service"] == "launcher"
 
 
 def test_log_reader_prints_lines_for_people():

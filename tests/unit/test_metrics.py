@@ -134,8 +134,8 @@ def test_metrics_port_from_config(value, port):
     assert metrics.metrics_port({"METRICS_PORT": value}) == port
 
 
-def test_metrics_port_defaults_to_9100_and_rejects_garbage():
-    assert metrics.metrics_port({}) == 9100
+def test_metrics_port_is_off_by_default_and_rejects_garbage():
+    assert metrics.metrics_port({}) == 0
     with pytest.raises(ValueError):
         metrics.metrics_port({"METRICS_PORT": "nine"})
     with pytest.raises(ValueError):
