@@ -17,7 +17,7 @@ Phases, and what each figure measures:
     out the source's preparation and the last group's commit.
     `verified`: the ledger accounts for every tweet once (received and positions = BENCH_TWEETS, no
     bad item, no failed batch, matched = stored = the run's rows in tweets), and every rollup table
-    (ROLLUP_CHECKS: hour, minute, tag rollups, run_totals, users.tweet_count) equals a GROUP BY over
+    (services.storage.recount: hour, minute, tag rollups, run_totals, users.tweet_count) equals a GROUP BY over
     the stored rows; `problems` says what differed.
  2. ingest with one tweet per message (BENCH_BATCH1_TWEETS, default 5,000), for the ratio; same clock.
  3. the limits of the parts on the same payloads, each alone:
@@ -100,7 +100,7 @@ from services.storage import analytics, views
 from services.sources.synthetic import WORDS, SyntheticSource
 from services.storage import runs
 from services.storage.database import make_engine
-from services.storage.schema import POPULATE_RUN_ID, UNKNOWN_COUNTRY
+from services.storage.recount import rollup_differences
 from services.tweets.parse import parse_documents
 from services.tweets.track import TrackMatcher, tokens_of
 from tools.bulk_load import load as bulk_load
@@ -465,60 +465,6 @@ def choose_track_terms(seed: int, sample: int = 5_000) -> tuple[list[str], float
 
 
 # -- 1, 2: ingest through the running system --------------------------------------------------------
-
-# Each rollup beside the same figure counted from the stored rows (UTC hours and minutes, as the
-# write path counts them; run_totals from the ledger, users.tweet_count from the tweets).
-ROLLUP_CHECKS = {
-    "hour_counts": (
-        "SELECT hour, count FROM hour_counts",
-        "SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)"
-        "  FROM tweets GROUP BY 1",
-    ),
-    "minute_counts": (
-        "SELECT minute, run_id, lang, country, count FROM minute_counts",
-        "SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"
-        f"       coalesce(first_run_id, {POPULATE_RUN_ID}), lang, coalesce(country_code, '{UNKNOWN_COUNTRY}'), count(*)"
-        "  FROM tweets GROUP BY 1, 2, 3, 4",
-    ),
-    "tag_counts": (
-        "SELECT tag, country, lang, count FROM tag_counts",
-        f"SELECT g.tag, coalesce(t.country_code, '{UNKNOWN_COUNTRY}'), t.lang, count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3",
-    ),
-    "minute_tag_counts": (
-        "SELECT minute, tag, run_id, lang, country, count FROM minute_tag_counts",
-        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag,"
-        f"       coalesce(t.first_run_id, {POPULATE_RUN_ID}), t.lang, coalesce(t.country_code, '{UNKNOWN_COUNTRY}'), count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3, 4, 5",
-    ),
-    "minute_tag_totals": (
-        "SELECT minute, tag, count FROM minute_tag_totals",
-        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag, count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2",
-    ),
-    "run_totals": (
-        "SELECT run_id, items, received, matched, bad, stored FROM run_totals",
-        "SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
-        "  FROM run_batches GROUP BY 1",
-    ),
-    "users.tweet_count": (
-        "SELECT id, tweet_count FROM users",
-        "SELECT author_id, count(*) FROM tweets GROUP BY 1",
-    ),
-}
-
-
-def rows_differing(cursor, rollup: str, group_by: str) -> int:
-    """How many rows one of the two statements gives and the other does not (0: equal)."""
-    cursor.execute(f"SELECT count(*) FROM (({rollup}) EXCEPT ALL ({group_by})"
-                   f" UNION ALL (({group_by}) EXCEPT ALL ({rollup}))) AS differing")
-    return cursor.fetchone()[0]
-
-
-def rollup_differences(cursor) -> dict[str, int]:
-    """For each rollup (ROLLUP_CHECKS), the rows in which it and its GROUP BY differ."""
-    return {table: rows_differing(cursor, rollup, group_by) for table, (rollup, group_by) in ROLLUP_CHECKS.items()}
-
 
 def verification(expected: int, ledger: dict, tweets_in_table: int, differing_rollup_rows: dict[str, int]) -> dict:
     """Whether a run stored what it was sent, each tweet once, and left every rollup equal to its

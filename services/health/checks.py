@@ -9,14 +9,12 @@ import logging
 from urllib.parse import urlsplit
 
 import eventlet
-import psycopg2
 from kombu import Connection
-from sqlalchemy.engine import make_url
 
 from services.observability.metrics import HEALTH
 from services.sources import default_source_name, make_source
 from services.storage import runs
-from services.storage.database import db_uri, make_green
+from services.storage.database import db_uri, probe
 from services.settings import setting
 
 log = logging.getLogger(__name__)
@@ -28,20 +26,8 @@ CHECK_SECONDS = 3.0
 
 
 def check_database(config: dict, timeout: float) -> None:
-    """SELECT 1 on a fresh connection (a pooled one could be a dead one), under a statement timeout."""
-    make_green()
-    url = make_url(db_uri(config)).set(drivername="postgresql")
-    connection = psycopg2.connect(
-        url.render_as_string(hide_password=False),
-        connect_timeout=max(1, int(timeout)),
-        options=f"-c statement_timeout={int(timeout * 1000)}",
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    finally:
-        connection.close()
+    """The database answers a query on a fresh connection within the deadline."""
+    probe(db_uri(config), timeout)
 
 
 def check_broker(config: dict, timeout: float) -> None:

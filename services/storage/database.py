@@ -10,7 +10,7 @@ import psycopg2
 from nameko.extensions import DependencyProvider
 from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from services.settings import setting
 
@@ -30,6 +30,23 @@ def make_green() -> None:
 
 def db_uri(config: dict | None = None) -> str:
     return str(setting(config or {}, "DB_URI"))
+
+
+def probe(uri: str, timeout: float) -> None:
+    """SELECT 1 on a fresh connection (a pooled one could be a dead one), under a statement timeout."""
+    make_green()
+    url = make_url(uri).set(drivername="postgresql")
+    connection = psycopg2.connect(
+        url.render_as_string(hide_password=False),
+        connect_timeout=max(1, int(timeout)),
+        options=f"-c statement_timeout={int(timeout * 1000)}",
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close()
 
 
 def make_engine(uri: str, pool_size: int = 10, *, pre_ping: bool = True, autocommit: bool = False) -> Engine:

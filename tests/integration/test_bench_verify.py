@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from services.sources.synthetic import WORDS, SyntheticSource
+from services.storage.recount import ROLLUP_CHECKS, rollup_differences
 from tests.conftest import PG_ADMIN_URI
 from tools import bench
 
@@ -23,7 +24,7 @@ def items(count: int, seed: int = 77) -> list[bytes]:
 
 def differences(db_uri: str) -> dict[str, int]:
     with psycopg2.connect(db_uri) as connection, connection.cursor() as cursor:
-        return bench.rollup_differences(cursor)
+        return rollup_differences(cursor)
 
 
 def test_the_filters_write_path_leaves_every_rollup_equal_and_a_changed_one_is_caught(clean_db, db_uri):
@@ -40,7 +41,7 @@ def test_the_filters_write_path_leaves_every_rollup_equal_and_a_changed_one_is_c
         ledger = conn.execute(text("SELECT sum(received), sum(matched), sum(stored), sum(end_pos - start_pos)"
                                    "  FROM run_batches WHERE run_id = :id"), {"id": result["run_id"]}).one()
         assert tuple(ledger) == (3_000, matched, matched, 3_000)
-    assert differences(db_uri) == dict.fromkeys(bench.ROLLUP_CHECKS, 0)
+    assert differences(db_uri) == dict.fromkeys(ROLLUP_CHECKS, 0)
 
     with clean_db.begin() as conn:   # one hour counted once too often
         conn.execute(text("UPDATE hour_counts SET count = count + 1 WHERE hour = (SELECT min(hour) FROM hour_counts)"))

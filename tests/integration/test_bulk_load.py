@@ -9,44 +9,9 @@ from sqlalchemy import text
 
 from services.sources.synthetic import SyntheticSource
 from services.storage.ingest import store_tweets
+from services.storage.recount import ROLLUP_CHECKS
 from services.tweets.parse import Place, Tweet, User, parse_documents
 from tools.bulk_load import BULK_TWEET_ID_BASE, UPDATED_IN_PLACE, load
-
-# Each rollup beside the same figure counted from the rows (UTC hours and minutes, as ingest counts).
-ROLLUPS_AND_GROUP_BYS = {
-    "hour_counts": (
-        "SELECT hour, count FROM hour_counts",
-        "SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)"
-        "  FROM tweets GROUP BY 1",
-    ),
-    "minute_counts": (
-        "SELECT minute, run_id, lang, country, count FROM minute_counts",
-        "SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"
-        "       coalesce(first_run_id, 0), lang, coalesce(country_code, 'unknown'), count(*)"
-        "  FROM tweets GROUP BY 1, 2, 3, 4",
-    ),
-    "tag_counts": (
-        "SELECT tag, country, lang, count FROM tag_counts",
-        "SELECT g.tag, coalesce(t.country_code, 'unknown'), t.lang, count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3",
-    ),
-    "minute_tag_counts": (
-        "SELECT minute, tag, run_id, lang, country, count FROM minute_tag_counts",
-        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag,"
-        "       coalesce(t.first_run_id, 0), t.lang, coalesce(t.country_code, 'unknown'), count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2, 3, 4, 5",
-    ),
-    "run_totals": (
-        "SELECT run_id, items, received, matched, bad, stored FROM run_totals",
-        "SELECT run_id, sum(end_pos - start_pos), sum(received), sum(matched), sum(bad), sum(stored)"
-        "  FROM run_batches GROUP BY 1",
-    ),
-    "minute_tag_totals": (
-        "SELECT minute, tag, count FROM minute_tag_totals",
-        "SELECT date_trunc('minute', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', g.tag, count(*)"
-        "  FROM tweet_tags g JOIN tweets t ON t.id = g.tweet_id GROUP BY 1, 2",
-    ),
-}
 
 
 def rows(conn, sql: str) -> set[tuple]:
@@ -76,7 +41,7 @@ def test_rollups_equal_group_by_over_the_rows(loaded):
     engine, _ = loaded
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tweets")).scalar_one() == 20_300
-        for table, (rollup, group_by) in ROLLUPS_AND_GROUP_BYS.items():
+        for table, (rollup, group_by) in ROLLUP_CHECKS.items():
             assert rows(conn, rollup) == rows(conn, group_by), table
 
 

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from services.storage.ingest import ROLLUPS_SQL
+from services.storage.recount import ROLLUP_CHECKS
 from tools import bench
 from tools.bench import (
     GOALS,
-    ROLLUP_CHECKS,
     CpuLedger,
     broker_outcome,
     completion_window,
