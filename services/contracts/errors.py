@@ -11,6 +11,10 @@ class NotFound(LookupError):
     """The thing asked for does not exist (404)."""
 
 
+class Forbidden(PermissionError):
+    """The caller's role may do this, but not to this thing, e.g. another user's run (403)."""
+
+
 class Conflict(Exception):
     """The request clashes with the current state, e.g. a run is already active (409)."""
 
@@ -23,7 +27,7 @@ class StorageFailed(Exception):
     """The database could not store what was asked (500 with the reason)."""
 
 
-HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "NotFound": 404, "Conflict": 409,
+HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "Forbidden": 403, "NotFound": 404, "Conflict": 409,
                # well-formed and valid, but this deployment cannot do it: not the caller's syntax (400)
                # nor a state the caller could change and retry (409)
                "SourceUnavailable": 422,
@@ -32,4 +36,4 @@ HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "NotFound": 404, "Conf
 
 # What an RPC entrypoint raises to answer its caller (4xx), not because it failed: declared as
 # ``@rpc(expected_exceptions=ANSWERS)``, so that Nameko does not log them as errors with a traceback.
-ANSWERS = (BadRequest, NotFound, Conflict, SourceUnavailable)
+ANSWERS = (BadRequest, Forbidden, NotFound, Conflict, SourceUnavailable)

@@ -290,3 +290,40 @@ class UserTweetsRequest(_Query):
             raise ValueError("must be 1 to 50 letters, digits or underscores")
         return match.group(1)
 
+
+
+# -- runs side by side: who stops which, which are listed ------------------------------------------
+
+#: a user's name in an API token entry (token:role:name), a run's owner and ?owner=
+USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+RUN_STATUSES = ("active", "draining", "finished", "stopped", "failed")
+MAX_RUNS_PAGE = 1000
+
+
+def _user_name(value):
+    if isinstance(value, str) and not USER_NAME.fullmatch(value):
+        raise ValueError("must be 1 to 64 letters, digits or . _ @ -")
+    return value
+
+
+class StopRequest(_Strict):
+    """``POST /stop``: ``{"run_id": n}`` stops that run; an empty body, the caller's only active run."""
+
+    run_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class OwnerQuery(_Query):
+    """``/statistics?owner=name``: one user's runs only."""
+
+    owner: str | None = Field(default=None, description="only the runs this user launched")
+
+    _owner_name = field_validator("owner")(_user_name)
+
+
+class RunsQuery(OwnerQuery):
+    """``/statistics/runs``: newest first; ``cursor`` is the last run_id of the page before."""
+
+    status: Literal[RUN_STATUSES] | None = Field(default=None, description="only runs in this state")
+    limit: int = Field(default=100, ge=1, le=MAX_RUNS_PAGE, description="at most this many runs")
+    cursor: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                               description="runs older than this run_id: the last run_id of the page before")

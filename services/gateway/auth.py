@@ -1,36 +1,62 @@
 """Who may call what: API tokens with roles, and the role each gateway route needs.
 
-Tokens come from ``API_TOKENS="token1:admin,token2:viewer"`` or from a secrets file named by
-``API_TOKENS_FILE`` (same format, one entry a line or comma separated; never a file inside the
-repository). A caller sends ``Authorization: Bearer <token>``.
+Tokens come from ``API_TOKENS="token1:admin:alice,token2:operator:bob,token3:viewer"`` or from a
+secrets file named by ``API_TOKENS_FILE`` (same format, one entry a line or comma separated; never a
+file inside the repository). An entry is ``token:role:name``; ``token:role`` names its user after
+the role. A caller sends ``Authorization: Bearer <token>``; logs name the user, never the token.
 
-- ``admin`` may launch, stop and populate (every POST/PUT/PATCH/DELETE), and read everything;
+- ``admin`` may do everything (populate, every run's stop and retry) and read everything;
+- ``operator`` may launch runs, stop and retry their own, and read everything;
 - ``viewer`` may read every view and the statistics (every GET);
 - the probes (``/api/health``, ``/metrics``) and the dashboard with its document are public.
 
-Stage with no token configured stays open (a warning at start); production refuses to start.
+Stage with no token configured stays open (a warning at start): every caller is an admin without a
+name, and runs have no owner. Production refuses to start without tokens.
 """
 import hmac
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 
+from services.contracts.requests import USER_NAME
 from services.observability.logs import register_secrets
 from services.settings import setting
 
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"
+OPERATOR = "operator"
 VIEWER = "viewer"
-# what each role may also do: an admin reads too
-GRANTS = {ADMIN: frozenset({ADMIN, VIEWER}), VIEWER: frozenset({VIEWER})}
+# what each role may also do: an admin does what an operator does, and both read
+GRANTS = {ADMIN: frozenset({ADMIN, OPERATOR, VIEWER}), OPERATOR: frozenset({OPERATOR, VIEWER}),
+          VIEWER: frozenset({VIEWER})}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: a role and a user's name (None in an open stage gateway)."""
+
+    role: str
+    name: str | None
+
+    def as_rpc(self) -> dict:
+        """What the gateway tells the services that act for the caller (the launcher)."""
+        return {"role": self.role, "name": self.name}
+
+
+#: every caller of an open stage gateway
+OPEN = Caller(ADMIN, None)
 
 # json_endpoint route names anyone may call: probes must answer without a secret, and the
 # dashboard (with its OpenAPI document and Swagger UI) asks the user for a token on a 401
 PUBLIC_ROUTES = frozenset({"/api/health", "/metrics", "/", "/static", "/openapi.json", "/docs", "/docs/assets"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# the writes an operator may send (to their own runs: the launcher checks whose run it is); every
+# other write needs an admin
+OPERATOR_ROUTES = frozenset({"/launch", "/stop", "/statistics/runs/<run_id>/retry"})
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -40,27 +66,39 @@ class TokenConfigError(ValueError):
 
 
 def required_role(route: str, method: str) -> str | None:
-    """The role a route needs when it does not name one: None (public), admin to change, viewer to read."""
+    """The role a route needs when it does not name one: None (public), operator to launch, stop and
+    retry, admin for every other change, viewer to read."""
     if route in PUBLIC_ROUTES:
         return None
-    return ADMIN if method.upper() in WRITE_METHODS else VIEWER
+    if method.upper() not in WRITE_METHODS:
+        return VIEWER
+    return OPERATOR if route in OPERATOR_ROUTES else ADMIN
 
 
-def parse_tokens(text: str) -> dict[str, str]:
-    """``token:role`` entries separated by commas or new lines (blank ones and # comments skipped)."""
+def parse_tokens(text: str) -> dict[str, Caller]:
+    """``token:role:name`` or ``token:role`` entries separated by commas or new lines (blank ones and
+    # comments skipped). A token may hold colons itself: the role is the last part or the one before
+    a name."""
     tokens = {}
     for number, entry in enumerate(text.replace(",", "\n").splitlines(), 1):
         entry = entry.strip()
         if not entry or entry.startswith("#"):
             continue
-        token, separator, role = entry.rpartition(":")
-        token, role = token.strip(), role.strip()
-        if not separator or not token:
+        parts = [part.strip() for part in entry.split(":")]
+        if len(parts) >= 2 and parts[-1] in GRANTS:
+            token, role, name = ":".join(parts[:-1]), parts[-1], parts[-1]
+        elif len(parts) >= 3 and parts[-2] in GRANTS:
+            token, role, name = ":".join(parts[:-2]), parts[-2], parts[-1]
+        else:
             # never echo the entry: it holds a secret
-            raise TokenConfigError(f"API token entry {number} is not 'token:role'")
-        if role not in GRANTS:
-            raise TokenConfigError(f"API token entry {number} has role {role!r}; use one of {sorted(GRANTS)}")
-        tokens[token] = role
+            raise TokenConfigError(f"API token entry {number} is not 'token:role:name' or 'token:role' "
+                                   f"with a role of {sorted(GRANTS)}")
+        if not token.strip():
+            raise TokenConfigError(f"API token entry {number} has no token")
+        if not USER_NAME.fullmatch(name):
+            raise TokenConfigError(f"API token entry {number} has the name {name!r}; "
+                                   "use 1 to 64 letters, digits or . _ @ -")
+        tokens[token.strip()] = Caller(role, name)
     return tokens
 
 
@@ -78,8 +116,9 @@ def read_token_file(name: str) -> str:
 class TokenTable:
     """The configured tokens: answers which role a presented token has."""
 
-    def __init__(self, tokens: Mapping[str, str], flavor: str = "stage"):
-        self._tokens = [(token.encode(), role) for token, role in tokens.items()]
+    def __init__(self, tokens: Mapping[str, Caller | str], flavor: str = "stage"):
+        self._tokens = [(token.encode(), who if isinstance(who, Caller) else Caller(who, who))
+                        for token, who in tokens.items()]
         self.flavor = flavor
 
     def __len__(self) -> int:
@@ -94,16 +133,20 @@ class TokenTable:
         """No token configured on stage: everyone may do everything (a warning said so at start)."""
         return not self._tokens and self.flavor != "production"
 
-    def role_of(self, token: str | None) -> str | None:
+    def caller_of(self, token: str | None) -> Caller | None:
         if not token:
             return None
         presented = token.encode()
         found = None
         # compare with every token, in constant time each, so timing tells nothing about which is near
-        for known, role in self._tokens:
+        for known, caller in self._tokens:
             if hmac.compare_digest(presented, known):
-                found = role
+                found = caller
         return found
+
+    def role_of(self, token: str | None) -> str | None:
+        caller = self.caller_of(token)
+        return caller.role if caller else None
 
     def may(self, role: str | None, required: str) -> bool:
         return role is not None and required in GRANTS[role]

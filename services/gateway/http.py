@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter, Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.contracts.errors import HTTP_STATUS, BadRequest, SourceUnavailable
-from services.gateway.auth import TokenTable, bearer_token, required_role
+from services.gateway.auth import OPEN, Caller, TokenTable, bearer_token, required_role
 from services.gateway.rpc import RpcTimeout
 from services.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
@@ -165,20 +165,29 @@ def environment_tokens() -> TokenTable:
     return TokenTable.load({})
 
 
-def check_access(tokens: TokenTable, request: Request, required: str) -> None:
-    """Raise 401 without a known token, 403 when its role may not do this."""
+def check_access(tokens: TokenTable, request: Request, required: str) -> Caller:
+    """The caller; 401 without a known token, 403 when its role may not do this."""
     if tokens.open:
-        return
+        return OPEN
     if not tokens.configured:
         raise HttpError(503, "no API tokens are configured; this gateway serves only public routes")
     token = bearer_token(request.headers.get("Authorization"))
-    role = tokens.role_of(token)
-    if role is None:
+    caller = tokens.caller_of(token)
+    if caller is None:
         problem = "an API token is required" if token is None else "the API token is not valid"
         raise HttpError(401, f"{problem}: send 'Authorization: Bearer <token>'",
                         {"WWW-Authenticate": 'Bearer realm="tweetstream"'})
-    if not tokens.may(role, required):
-        raise HttpError(403, f"the {role} role may not do this; it needs the {required} role")
+    if not tokens.may(caller.role, required):
+        raise HttpError(403, f"the {caller.role} role may not do this; it needs the {required} role")
+    return caller
+
+
+_CALLER = "tweetstream.caller"
+
+
+def caller_of(request: Request) -> Caller:
+    """Who sent this request, as json_endpoint's access check found out (a route that needs a role)."""
+    return request.environ[_CALLER]
 
 
 def query_parameters(request) -> dict:
@@ -197,7 +206,8 @@ def json_endpoint(route: str, role=BY_METHOD):
             try:
                 needed = required_role(route, request.method) if role is BY_METHOD else role
                 if needed is not None:
-                    check_access(getattr(self, "api_tokens", None) or environment_tokens(), request, needed)
+                    request.environ[_CALLER] = check_access(
+                        getattr(self, "api_tokens", None) or environment_tokens(), request, needed)
                 response = method(self, request, *args, **kwargs)
                 if not isinstance(response, Response):
                     status, body = response if isinstance(response, tuple) else (200, response)

@@ -22,12 +22,15 @@ from services.contracts.requests import (
     AggregatesRequest,
     HourQuery,
     LaunchRequest,
+    OwnerQuery,
+    RunsQuery,
+    StopRequest,
     PopulateRequest,
     TagsQuery,
     TopHashtagsRequest,
     UserTweetsRequest,
 )
-from services.gateway.auth import ADMIN, required_role
+from services.gateway.auth import ADMIN, OPERATOR, OPERATOR_ROUTES, WRITE_METHODS, required_role
 from services.settings import default
 
 OPENAPI_VERSION = "3.0.3"
@@ -50,8 +53,15 @@ class LaunchAnswer(BaseModel):
     run_id: int
 
 
+class CallerAnswer(BaseModel):
+    """Who the API token says the caller is (an open stage gateway: an admin without a name)."""
+    role: Literal["admin", "operator", "viewer"]
+    name: str | None
+
+
 class StatisticsAnswer(BaseModel):
-    """Over every run ever made: matched tweets, seconds streamed, and their ratio."""
+    """Over every run ever made (or one owner's): matched tweets, the seconds during which at least one
+    run streamed (runs side by side count their shared time once), and their ratio."""
     amount: int
     speed: float
     elapsed_time: int
@@ -60,6 +70,7 @@ class StatisticsAnswer(BaseModel):
 class RunAnswer(BaseModel):
     """One run's figures (``amount`` = ``matched``: tweets it matched, each once)."""
     run_id: int
+    owner: str | None = Field(description="the user who launched it; null when launched through an open gateway")
     track: list[str]
     source: str
     status: Literal["active", "draining", "stopped", "finished", "failed"] = Field(
@@ -154,9 +165,9 @@ class UserTweetsAnswer(BaseModel):
     tweets: list[UserTweet] = Field(description="newest first, at most `limit`")
 
 
-REQUEST_MODELS = (LaunchRequest, PopulateRequest, HourQuery, TagsQuery, TopHashtagsRequest, AggregatesRequest,
+REQUEST_MODELS = (LaunchRequest, StopRequest, PopulateRequest, HourQuery, TagsQuery, TopHashtagsRequest, AggregatesRequest,
                   UserTweetsRequest)
-ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, StatisticsAnswer, RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
+ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, CallerAnswer, StatisticsAnswer, RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
                  HourOfDayCount, TagCount, HealthAnswer, HashtagCount, MinuteCount, UserTweet, UserTweetsAnswer,
                  SourceUnavailableAnswer)
 
@@ -263,23 +274,33 @@ def _paths() -> dict:
         "/launch": {"post": _operation(
             "Start a stream run with track terms", "streams",
             {"200": _json("the run started", _ref(LaunchAnswer)), "400": BAD_REQUEST,
-             "409": _error("another run is active"),
+             "409": _error("MAX_ACTIVE_RUNS runs are active already"),
              "422": _json("the chosen source is not offered by this deployment", _ref(SourceUnavailableAnswer)),
              "500": FAILED, "504": TIMED_OUT},
             body={"required": True, "content": {"application/json": {"schema": _ref(LaunchRequest)}}},
         )},
         "/stop": {"post": _operation(
-            "Stop the active run", "streams",
-            {"200": _json("the run stopped; its final figures", _ref(RunAnswer)),
-             "409": _error("no run is active"), "500": FAILED, "504": TIMED_OUT},
+            "Stop a run: the one named, or the caller's only active run", "streams",
+            {"200": _json("the run stopped; its final figures", _ref(RunAnswer)), "400": BAD_REQUEST,
+             "404": _error("no such run"),
+             "409": _error("no run of the caller's is active, several are (the message lists them), "
+                           "or the named run is not active"),
+             "500": FAILED, "504": TIMED_OUT},
+            body={"required": False, "content": {"application/json": {"schema": _ref(StopRequest)}}},
+            description="`{\"run_id\": n}` stops that run (its owner's or an admin's to stop); without a body, "
+                        "the caller's only active run.",
         )},
         "/statistics": {"get": _operation(
-            "Amount, speed and elapsed time over every run", "streams",
-            {"200": _json("the figures", _ref(StatisticsAnswer)), "500": FAILED, "504": TIMED_OUT},
+            "Amount, speed and elapsed time over every run, or one owner's", "streams",
+            {"200": _json("the figures", _ref(StatisticsAnswer)), "400": BAD_REQUEST, "500": FAILED,
+             "504": TIMED_OUT},
+            parameters=parameters_of(OwnerQuery),
         )},
         "/statistics/runs": {"get": _operation(
-            "Every run with its figures, oldest first", "streams",
-            {"200": _json("the runs", _array_of(RunAnswer)), "500": FAILED, "504": TIMED_OUT},
+            "The runs with their figures, newest first, a page at a time", "streams",
+            {"200": _json("the runs; the next page: `cursor` = the last run_id", _array_of(RunAnswer)),
+             "400": BAD_REQUEST, "500": FAILED, "504": TIMED_OUT},
+            parameters=parameters_of(RunsQuery),
         )},
         "/statistics/runs/{run_id}": {"get": _operation(
             "One run's figures", "streams",
@@ -287,7 +308,7 @@ def _paths() -> dict:
             parameters=[{"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
         )},
         "/statistics/runs/{run_id}/retry": {"post": _operation(
-            "Send a run's failed batches through the filter again (admin)", "streams",
+            "Send a run's failed batches through the filter again (its owner or an admin)", "streams",
             {"200": _json("what the retry did", _ref(RetryAnswer)), "404": _error("no such run"),
              "500": FAILED, "504": TIMED_OUT},
             parameters=[{"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
@@ -334,6 +355,10 @@ def _paths() -> dict:
              "404": _error("no stored tweet has this author"), "500": FAILED, "504": TIMED_OUT},
             parameters=parameters_of(UserTweetsRequest, "path", ("username",))
             + parameters_of(UserTweetsRequest, "query", ("limit",)),
+        )},
+        "/api/me": {"get": _operation(
+            "The caller's role and name", "streams",
+            {"200": _json("the caller", _ref(CallerAnswer))},
         )},
         "/api/health": {"get": _operation(
             "Database, broker and tweet source checks", "operations",
@@ -387,12 +412,17 @@ def _document() -> dict:
                 ".", "_").rstrip("_") or method
             # the same rule the gateway enforces (services/gateway/auth.py)
             role = required_role(re.sub(r"/\{[^}]+\}$", "", path), method)
+            if method.upper() in WRITE_METHODS and re.sub(r"\{(\w+)\}", r"<\1>", path) in OPERATOR_ROUTES:
+                role = OPERATOR
             if role is None:
                 operation["security"] = []
             else:
                 operation["responses"].setdefault("401", _error("no API token, or an unknown one"))
                 if role == ADMIN:
                     operation["responses"].setdefault("403", _error("this needs the admin role"))
+                elif role == OPERATOR:
+                    operation["responses"].setdefault(
+                        "403", _error("this needs the operator role, and an operator's own run (or an admin)"))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Tweet stream analytics", "version": _version(),

@@ -18,7 +18,7 @@ from nameko.extensions import DependencyProvider
 from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
 from services.contracts.wire import RawLines
 from services.launcher.batching import batches
-from services.observability.metrics import ACTIVE_RUN, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
+from services.observability.metrics import ACTIVE_RUNS, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
 from services.sources import SourceError, make_source
 from services.storage import runs
 from services.storage.database import db_uri, make_engine, retry_transient
@@ -68,7 +68,7 @@ class RunStreamer(DependencyProvider):
             with self.engine.begin() as conn:
                 runs.give_up(conn, self.owner, list(self.threads))
         self.threads.clear()
-        ACTIVE_RUN.set(0)
+        ACTIVE_RUNS.set(0)
         self._dispose()
 
     def kill(self):
@@ -93,13 +93,13 @@ class RunStreamer(DependencyProvider):
         source = source or source_for_run(run, self.config)
         thread = self.container.spawn_managed_thread(lambda: self._stream(run, source))
         self.threads[run["id"]] = thread
-        ACTIVE_RUN.set(run["id"])
+        ACTIVE_RUNS.set(len(self.threads))
 
     def halt(self, run_id: int) -> None:
         thread = self.threads.pop(run_id, None)
         if thread is not None:
             thread.kill()
-        ACTIVE_RUN.set(0)
+        ACTIVE_RUNS.set(len(self.threads))
 
     # -- the streaming loop --------------------------------------------------------------
 
@@ -131,6 +131,7 @@ class RunStreamer(DependencyProvider):
             self._end(run_id, runs.FINISHED)
         finally:
             self.threads.pop(run_id, None)
+            ACTIVE_RUNS.set(len(self.threads))
             source.close()
 
     def _send(self, run: dict, start: int, items: list[bytes], announce: bool) -> bool:
@@ -162,4 +163,3 @@ class RunStreamer(DependencyProvider):
             with self.engine.begin() as conn:
                 runs.end_run(conn, run_id, status, error)
         retry_transient(finish)
-        ACTIVE_RUN.set(0)

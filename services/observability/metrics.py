@@ -86,9 +86,9 @@ ENTRYPOINT_SECONDS = Histogram(
 )
 
 # --- runs and populate --------------------------------------------------------------
-ACTIVE_RUN = Gauge(
-    "tweetstream_active_run_id",
-    "Id of the run this launcher is streaming, 0 when none.",
+ACTIVE_RUNS = Gauge(
+    "tweetstream_active_runs",
+    "Runs this launcher is streaming.",
 )
 RUN_TWEETS_DISPATCHED = Counter(
     "tweetstream_tweets_dispatched_total",

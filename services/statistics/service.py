@@ -1,7 +1,8 @@
-"""Statistics: amount, speed and elapsed time over every run, and per run."""
+"""Statistics: amount, speed and elapsed time over every run (or one user's), and per run."""
 from nameko.rpc import rpc
 
 from services.contracts.errors import ANSWERS, NotFound
+from services.contracts.requests import OwnerQuery, RunsQuery, validate
 from services.observability.metrics import EntrypointMetrics, MetricsServer
 from services.storage import runs
 from services.storage.database import Database
@@ -15,8 +16,12 @@ class StatisticsService:
     entrypoint_metrics = EntrypointMetrics()
 
     @rpc(expected_exceptions=ANSWERS)
-    def get_statistics(self) -> dict:
+    def get_statistics(self, query: dict | None = None) -> dict:
+        """Every run's figures together; ``{"owner": name}``: one user's runs only."""
+        fields = validate(OwnerQuery, query).model_fields_set
         with self.db.connect() as conn:
+            if "owner" in fields:
+                return runs.overall_figures(conn, owner=query["owner"])
             return runs.overall_figures(conn)
 
     @rpc(expected_exceptions=ANSWERS)
@@ -28,6 +33,9 @@ class StatisticsService:
         return figures
 
     @rpc(expected_exceptions=ANSWERS)
-    def list_runs(self) -> list[dict]:
+    def list_runs(self, query: dict | None = None) -> list[dict]:
+        """Runs newest first (RunsQuery: status, owner, limit, cursor)."""
+        wanted = validate(RunsQuery, query)
+        owner = {"owner": wanted.owner} if "owner" in wanted.model_fields_set else {}
         with self.db.connect() as conn:
-            return runs.all_run_figures(conn)
+            return runs.list_run_figures(conn, status=wanted.status, limit=wanted.limit, before=wanted.cursor, **owner)

@@ -1,34 +1,50 @@
-"""Stream runs: their lifecycle rows and the figures computed from the batch ledger."""
+"""Stream runs: their lifecycle rows and the figures computed from the batch ledger.
+
+Any number of runs stream side by side, up to a cap the launcher sets; each remembers the user who
+launched it (``launched_by``, answered as ``owner``) apart from the launcher replica that streams it
+(``owner``, the takeover's column)."""
 import orjson
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 ACTIVE, STOPPED, FINISHED, FAILED = "active", "stopped", "finished", "failed"
 DRAINING = "draining"   # never stored: how a finished run reads while its last batches are committed
 
 
-class RunAlreadyActive(Exception):
-    def __init__(self, run_id):
-        super().__init__(f"run {run_id} is active; stop it first")
-        self.run_id = run_id
+# launches take this transaction-scoped lock, so two of them cannot both see room for one more run
+_LAUNCH_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tweetstream.runs.launch'))"
 
 
-def create_run(conn: Connection, track: list[str], source: str, options: dict, owner: str) -> int:
-    try:
-        with conn.begin_nested():
-            return conn.exec_driver_sql(
-                "INSERT INTO runs (track, source, options, status, owner, heartbeat_at)"
-                " VALUES (CAST(%(track)s AS jsonb), %(source)s, CAST(%(options)s AS jsonb), 'active', %(owner)s, now())"
-                " RETURNING id",
-                {"track": orjson.dumps(track).decode(), "source": source,
-                 "options": orjson.dumps(options).decode(), "owner": owner},
-            ).scalar_one()
-    except IntegrityError:
-        raise RunAlreadyActive(active_run_id(conn)) from None
+class TooManyActiveRuns(Exception):
+    def __init__(self, limit: int, active: list[int]):
+        super().__init__(f"{len(active)} runs are active, as many as MAX_ACTIVE_RUNS ({limit}) allows")
+        self.limit, self.active = limit, active
 
 
-def active_run_id(conn: Connection) -> int | None:
-    return conn.exec_driver_sql("SELECT id FROM runs WHERE status = 'active'").scalar()
+def create_run(conn: Connection, track: list[str], source: str, options: dict, owner: str,
+               *, launched_by: str | None = None, max_active: int | None = None) -> int:
+    """A new active run streamed by the replica ``owner``; TooManyActiveRuns when ``max_active``
+    runs are active already. Call it inside a transaction: the check and the insert are one."""
+    if max_active is not None:
+        conn.exec_driver_sql(_LAUNCH_LOCK)
+        active = active_run_ids(conn)
+        if len(active) >= max_active:
+            raise TooManyActiveRuns(max_active, active)
+    return conn.exec_driver_sql(
+        "INSERT INTO runs (track, source, options, status, owner, heartbeat_at, launched_by)"
+        " VALUES (CAST(%(track)s AS jsonb), %(source)s, CAST(%(options)s AS jsonb), 'active', %(owner)s, now(),"
+        " %(launched_by)s) RETURNING id",
+        {"track": orjson.dumps(track).decode(), "source": source,
+         "options": orjson.dumps(options).decode(), "owner": owner, "launched_by": launched_by},
+    ).scalar_one()
+
+
+def active_run_ids(conn: Connection, launched_by=...) -> list[int]:
+    """The active runs, oldest first; only those ``launched_by`` a user (None: an open gateway's) when given."""
+    if launched_by is ...:
+        return list(conn.exec_driver_sql("SELECT id FROM runs WHERE status = 'active' ORDER BY id").scalars())
+    return list(conn.exec_driver_sql(
+        "SELECT id FROM runs WHERE status = 'active' AND launched_by IS NOT DISTINCT FROM %(name)s ORDER BY id",
+        {"name": launched_by}).scalars())
 
 
 def get_run(conn: Connection, run_id: int) -> dict | None:
@@ -61,15 +77,15 @@ def give_up(conn: Connection, owner: str, run_ids: list[int]) -> None:
                          {"owner": owner, "ids": list(run_ids)})
 
 
-def take_over_orphan(conn: Connection, owner: str, stale_after: float) -> dict | None:
-    """Claim the active run whose owner stopped sending heartbeats."""
-    row = conn.exec_driver_sql(
+def take_over_orphans(conn: Connection, owner: str, stale_after: float) -> list[dict]:
+    """Claim every active run whose streaming replica stopped sending heartbeats (or gave it up)."""
+    rows = conn.exec_driver_sql(
         "UPDATE runs SET owner = %(owner)s, heartbeat_at = now()"
         " WHERE status = 'active' AND (owner IS NULL OR heartbeat_at < now() - make_interval(secs => %(stale)s))"
         " RETURNING *",
         {"owner": owner, "stale": stale_after},
-    ).mappings().first()
-    return dict(row) if row else None
+    ).mappings()
+    return [dict(row) for row in rows]
 
 
 def end_run(conn: Connection, run_id: int, status: str, error: str | None = None) -> bool:
@@ -87,7 +103,7 @@ def _speed(amount: int, elapsed: float) -> float:
 # A run that ended by itself is "draining" until every item it dispatched is committed or kept
 # as failed: only then are its figures (and /statistics) final.
 _RUN_FIGURES = f"""
-    SELECT r.id, r.track, r.source, r.started_at, r.stopped_at, r.position,
+    SELECT r.id, r.track, r.source, r.started_at, r.stopped_at, r.position, r.launched_by,
            CASE WHEN r.status = '{FINISHED}'
                  AND coalesce(b.items, 0) + coalesce(f.items, 0) < r.position THEN '{DRAINING}'
                 ELSE r.status END AS status,
@@ -112,7 +128,8 @@ def _run_dict(row) -> dict:
     elapsed = float(row["elapsed"] or 0)
     amount = int(row["matched"])
     return {
-        "run_id": row["id"], "track": row["track"], "source": row["source"], "status": row["status"],
+        "run_id": row["id"], "owner": row["launched_by"], "track": row["track"], "source": row["source"],
+        "status": row["status"],
         "started_at": row["started_at"].isoformat(),
         "stopped_at": row["stopped_at"].isoformat() if row["stopped_at"] else None,
         "received": int(row["received"]), "matched": amount, "bad": int(row["bad"]),
@@ -129,18 +146,60 @@ def run_figures(conn: Connection, run_id: int) -> dict | None:
     return _run_dict(row) if row else None
 
 
-def all_run_figures(conn: Connection) -> list[dict]:
-    return [_run_dict(r) for r in conn.exec_driver_sql(_RUN_FIGURES + " ORDER BY r.id").mappings()]
+def list_run_figures(conn: Connection, *, status: str | None = None, owner=..., limit: int = 100,
+                     before: int | None = None) -> list[dict]:
+    """Runs newest first: of one ``status`` and one ``owner`` (None: an open gateway's) when given,
+    ``limit`` of them, with ids below ``before`` (the last run_id of the page before)."""
+    conditions, parameters = [], {"limit": limit}
+    if status is not None:
+        # a draining run is stored as finished
+        conditions.append("r.status = %(stored_status)s")
+        parameters["stored_status"] = FINISHED if status == DRAINING else status
+    if owner is not ...:
+        conditions.append("r.launched_by IS NOT DISTINCT FROM %(owner)s")
+        parameters["owner"] = owner
+    if before is not None:
+        conditions.append("r.id < %(before)s")
+        parameters["before"] = before
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = conn.exec_driver_sql(_RUN_FIGURES + where + " ORDER BY r.id DESC LIMIT %(limit)s", parameters)
+    found = [_run_dict(r) for r in rows.mappings()]
+    if status in (FINISHED, DRAINING):
+        found = [run for run in found if run["status"] == status]
+    return found
 
 
-def overall_figures(conn: Connection) -> dict:
-    """amount, speed and elapsed_time over every run ever made (a running run counts up to now)."""
-    row = conn.exec_driver_sql(
-        "SELECT (SELECT coalesce(sum(matched), 0) FROM run_totals) AS amount,"
-        "       (SELECT coalesce(sum(extract(epoch FROM coalesce(stopped_at, now()) - started_at)), 0)"
-        "          FROM runs) AS elapsed"
-    ).mappings().one()
-    amount, elapsed = int(row["amount"]), float(row["elapsed"])
+# The seconds during which at least one run streamed: the runs' intervals merged where they overlap
+# (a running run lasts until now), so that runs side by side count their shared time once and
+# speed stays tweets per second of the system.
+_STREAMED_SECONDS = """
+    SELECT coalesce(sum(extract(epoch FROM island_end - island_start)), 0)
+      FROM (SELECT min(started_at) AS island_start, max(ended_at) AS island_end
+              FROM (SELECT started_at, ended_at,
+                           count(*) FILTER (WHERE started_at > reach) OVER (ORDER BY started_at, id) AS island
+                      FROM (SELECT id, started_at, coalesce(stopped_at, now()) AS ended_at,
+                                   max(coalesce(stopped_at, now())) OVER (
+                                       ORDER BY started_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                              FROM runs {where}) AS intervals) AS numbered
+             GROUP BY island) AS islands
+"""
+
+
+def overall_figures(conn: Connection, owner=...) -> dict:
+    """amount, speed and elapsed_time over every run ever made, or one ``owner``'s (None: an open
+    gateway's): amount sums the runs' matched tweets, elapsed_time is the time at least one of them
+    streamed (a running run counts up to now)."""
+    if owner is ...:
+        amount = conn.exec_driver_sql("SELECT coalesce(sum(matched), 0) FROM run_totals").scalar_one()
+        elapsed = conn.exec_driver_sql(_STREAMED_SECONDS.format(where="")).scalar_one()
+    else:
+        parameters = {"owner": owner}
+        amount = conn.exec_driver_sql(
+            "SELECT coalesce(sum(t.matched), 0) FROM run_totals t JOIN runs r ON r.id = t.run_id"
+            " WHERE r.launched_by IS NOT DISTINCT FROM %(owner)s", parameters).scalar_one()
+        elapsed = conn.exec_driver_sql(_STREAMED_SECONDS.format(
+            where="WHERE launched_by IS NOT DISTINCT FROM %(owner)s"), parameters).scalar_one()
+    amount, elapsed = int(amount), float(elapsed)
     return {"amount": amount, "speed": _speed(amount, elapsed), "elapsed_time": int(elapsed)}
 
 

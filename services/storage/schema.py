@@ -36,7 +36,11 @@ runs = Table(
     # a replica taking over re-sends [batch_start, position) under the same identity
     Column("position", BigInteger, nullable=False, server_default=text("0")),
     Column("batch_start", BigInteger, nullable=False, server_default=text("0")),
-    Index("one_active_run", text("(true)"), unique=True, postgresql_where=text("status = 'active'")),
+    # the API token's user who launched it (NULL in an open stage gateway), answered as ``owner``;
+    # any number of runs may be active at once, up to the launcher's MAX_ACTIVE_RUNS
+    Column("launched_by", Text),
+    Index("runs_by_launched_by", "launched_by", text("id DESC")),
+    Index("active_runs", "id", postgresql_where=text("status = 'active'")),
 )
 
 # The exactly-once ledger: one row per batch a filter committed, with its counts.

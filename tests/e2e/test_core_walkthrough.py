@@ -16,11 +16,14 @@ def launch(system, **body):
     return answer.json()["run_id"]
 
 
-def test_launch_watch_stop_and_one_run_at_a_time(fresh_system):
+def test_launch_watch_stop_with_a_second_run_side_by_side(fresh_system):
     system = fresh_system
     run_id = launch(system, track=["the"], rate=200, seed=11)
-    clash = system.post("/launch", {"track": ["nba"]})
-    assert clash.status_code == 409 and f"run {run_id}" in clash.json()["error"]
+    beside = launch(system, track=["nba"], rate=20, seed=12)
+    # two runs of the open gateway's caller: a stop without a body must name one
+    clash = system.post("/stop")
+    assert clash.status_code == 409 and f"runs {run_id}, {beside} are active" in clash.json()["error"]
+    assert system.post("/stop", {"run_id": beside}).json()["status"] == "stopped"
 
     time.sleep(2.5)
     first = system.get("/statistics").json()

@@ -136,7 +136,14 @@ def test_real_answers_match_the_documented_schemas(fresh_system):
     assert check(system.post(f"/statistics/runs/{run_id}/retry"), 200).json()["retried"] == 0
     check(system.post("/statistics/runs/999999/retry"), 404)
     active = check(system.post("/launch", {"track": ["the"], "rate": 50, "seed": 4}), 200).json()["run_id"]
-    check(system.post("/launch", {"track": ["nba"]}), 409)
+    beside = check(system.post("/launch", {"track": ["nba"]}), 200).json()["run_id"]
+    check(system.post("/stop"), 409)   # two are active: name one
+    check(system.post("/stop", {"run_id": 999999}), 404)
+    check(system.post("/stop", {"run_id": "one"}), 400)
+    assert check(system.post("/stop", {"run_id": beside}), 200).json()["run_id"] == beside
+    check(system.get("/statistics/runs?status=active&limit=5"), 200)
+    check(system.get("/statistics/runs?status=asleep"), 400)
+    check(system.get("/statistics?owner=alice"), 200)
     assert check(system.post("/stop"), 200).json()["run_id"] == active
 
     # views

@@ -67,7 +67,8 @@ def test_expected_answers_and_a_stop_by_signal_leave_no_error_in_the_logs(fresh_
         assert "x" not in unavailable.json()["available_sources"]
     launched = system.post("/launch", {"track": ["the"], "rate": 50})
     assert launched.status_code == 200, launched.text
-    assert system.post("/launch", {"track": ["x"]}).status_code == 409     # launcher: a run is active
+    assert system.post("/launch", {"track": ["x"], "rate": 5}).status_code == 200
+    assert system.post("/stop").status_code == 409                        # launcher: two runs are active
     time.sleep(1)   # the run streams while the services stop
 
     exit_codes = stop_by_signals(system, signals)

@@ -102,7 +102,9 @@ def exercised(db_uri, amqp_uri, amqp_user, fake_x_api, tmp_path_factory):
         time.sleep(2.0)
         call("GET", "/statistics", expected=200)
         call("GET", f"/statistics/runs/{run['run_id']}", expected=200)
-        call("POST", "/launch", {"track": ["again"]}, expected=409)
+        again = call("POST", "/launch", {"track": ["again"]}, expected=200).json()
+        call("POST", "/stop", expected=409)   # two runs: the stop must name one
+        call("POST", "/stop", {"run_id": again["run_id"]}, expected=200)
         call("POST", "/stop", expected=200)
         call("POST", "/stop", expected=409)
         # a rate-limited search: the retry path logs about the request it repeats

@@ -7,7 +7,9 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import auth
-from services.gateway.auth import ADMIN, VIEWER, TokenConfigError, TokenTable, bearer_token, parse_tokens, required_role
+from services.gateway.auth import (
+    ADMIN, OPERATOR, VIEWER, Caller, TokenConfigError, TokenTable, bearer_token, parse_tokens, required_role,
+)
 from services.gateway.http import json_endpoint
 
 
@@ -17,16 +19,28 @@ def own_secret_registry(monkeypatch):
     from services.observability import logs
     monkeypatch.setattr(logs, "_REGISTERED_SECRETS", set())
 
-def test_tokens_parse_from_commas_or_lines():
-    assert parse_tokens("t1:admin,t2:viewer") == {"t1": ADMIN, "t2": VIEWER}
-    assert parse_tokens("# ops\nt1:admin\n\n t2 : viewer \n") == {"t1": ADMIN, "t2": VIEWER}
+
+def test_tokens_parse_from_commas_or_lines_and_token_role_names_the_user_after_the_role():
+    expected = {"t1": Caller(ADMIN, ADMIN), "t2": Caller(VIEWER, VIEWER)}
+    assert parse_tokens("t1:admin,t2:viewer") == expected
+    assert parse_tokens("# ops\nt1:admin\n\n t2 : viewer \n") == expected
     assert parse_tokens("") == {}
 
 
+def test_token_role_name_entries_give_each_token_its_user():
+    assert parse_tokens("k1:admin:alice,k2:operator:bob,k3:viewer:carol.d@x") == {
+        "k1": Caller(ADMIN, "alice"), "k2": Caller(OPERATOR, "bob"), "k3": Caller(VIEWER, "carol.d@x")}
+    # a token may hold colons: the role is the last part, or the one before the name
+    assert parse_tokens("a:b:operator:dave,c:d:viewer") == {"a:b": Caller(OPERATOR, "dave"), "c:d": Caller(VIEWER, VIEWER)}
+
+
 @pytest.mark.parametrize("text, problem", [
-    ("s3cret", "not 'token:role'"),
-    (":admin", "not 'token:role'"),
-    ("s3cret:root", "role 'root'"),
+    ("s3cret", "not 'token:role:name'"),
+    (":admin", "has no token"),
+    (":admin:alice", "has no token"),
+    ("s3cret:root", "not 'token:role:name'"),
+    ("s3cret:operator:two words", "has the name 'two words'"),
+    ("s3cret:viewer:" + "n" * 65, "use 1 to 64"),
 ])
 def test_bad_token_entries_are_refused_without_echoing_the_secret(text, problem):
     with pytest.raises(TokenConfigError) as error:
@@ -51,15 +65,17 @@ def test_role_of_compares_every_token_in_constant_time(monkeypatch):
     assert table.role_of("secon") is None and table.role_of("") is None and table.role_of(None) is None
 
 
-def test_admin_may_read_and_change_viewer_only_reads():
+def test_admin_may_do_all_operator_launches_and_reads_viewer_only_reads():
     table = TokenTable({"a": ADMIN})
-    assert table.may(ADMIN, ADMIN) and table.may(ADMIN, VIEWER)
-    assert table.may(VIEWER, VIEWER) and not table.may(VIEWER, ADMIN)
+    assert table.may(ADMIN, ADMIN) and table.may(ADMIN, OPERATOR) and table.may(ADMIN, VIEWER)
+    assert table.may(OPERATOR, OPERATOR) and table.may(OPERATOR, VIEWER) and not table.may(OPERATOR, ADMIN)
+    assert table.may(VIEWER, VIEWER) and not table.may(VIEWER, ADMIN) and not table.may(VIEWER, OPERATOR)
     assert not table.may(None, VIEWER)
 
 
 @pytest.mark.parametrize("route, method, role", [
-    ("/launch", "POST", ADMIN), ("/stop", "POST", ADMIN), ("/api/v1/populate", "POST", ADMIN),
+    ("/launch", "POST", OPERATOR), ("/stop", "POST", OPERATOR), ("/api/v1/populate", "POST", ADMIN),
+    ("/statistics/runs/<run_id>/retry", "POST", OPERATOR),
     ("/statistics", "GET", VIEWER), ("/api/v1/users", "GET", VIEWER), ("/statistics/runs/<run_id>", "GET", VIEWER),
     ("/anything", "DELETE", ADMIN), ("/anything", "PUT", ADMIN),
     ("/api/health", "GET", None), ("/metrics", "GET", None), ("/", "GET", None), ("/static", "GET", None),
@@ -140,8 +156,10 @@ def test_the_endpoint_answers_401_403_or_passes_by_role():
     status, body, _ = call(gateway, "statistics", "GET", "nope")
     assert status == 401 and "not valid" in body["error"] and "nope" not in body["error"]
     status, body, _ = call(gateway, "launch", "POST", "view")
-    assert status == 403 and "needs the admin role" in body["error"]
+    assert status == 403 and "needs the operator role" in body["error"]
     assert call(gateway, "launch", "POST", "adm")[:2] == (200, {"launched": True})
+    assert call(TokenGateway := FakeGateway(TokenTable({"op": OPERATOR})), "launch", "POST", "op")[0] == 200
+    assert call(TokenGateway, "statistics", "GET", "op")[0] == 200
     assert call(gateway, "statistics", "GET", "view")[:2] == (200, {"amount": 1})
     assert call(gateway, "statistics", "GET", "adm")[:2] == (200, {"amount": 1})
     assert call(gateway, "health", "GET")[:2] == (200, {"status": "ok"})

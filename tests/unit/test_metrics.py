@@ -24,7 +24,7 @@ EXPECTED_METRICS = {
     "HTTP_REQUESTS": ("tweetstream_http_requests_total", "counter", ("route", "method", "status")),
     "HTTP_SECONDS": ("tweetstream_http_request_duration_seconds", "histogram", ("route", "method")),
     "ENTRYPOINT_SECONDS": ("tweetstream_entrypoint_duration_seconds", "histogram", ("service", "entrypoint", "kind")),
-    "ACTIVE_RUN": ("tweetstream_active_run_id", "gauge", ()),
+    "ACTIVE_RUNS": ("tweetstream_active_runs", "gauge", ()),
     "RUN_TWEETS_DISPATCHED": ("tweetstream_tweets_dispatched_total", "counter", ("source",)),
     "POPULATE_TWEETS": ("tweetstream_populate_tweets_stored_total", "counter", ("tag",)),
     "POPULATE_FAILURES": ("tweetstream_populate_failures_total", "counter", ("reason",)),

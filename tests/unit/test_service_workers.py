@@ -17,13 +17,14 @@ from services.statistics.service import StatisticsService
 from services.storage import runs
 
 
-def stopped_run(engine, seconds: float, matched: int) -> int:
-    """A run that lasted ``seconds`` by its row, with ``matched`` tweets in its ledger."""
+def stopped_run(engine, seconds: float, matched: int, ended_ago: float = 0) -> int:
+    """A run that lasted ``seconds`` by its row and ended ``ended_ago`` s ago, with ``matched`` tweets in its ledger."""
     with engine.begin() as conn:
         run_id = runs.create_run(conn, ["x"], "synthetic", {"seed": 1}, "owner-a")
         runs.end_run(conn, run_id, runs.STOPPED)
-        conn.execute(text("UPDATE runs SET stopped_at = started_at + make_interval(secs => :s), position = :n"
-                          " WHERE id = :id"), {"s": seconds, "n": matched, "id": run_id})
+        conn.execute(text("UPDATE runs SET stopped_at = now() - make_interval(secs => :ago),"
+                          " started_at = now() - make_interval(secs => :ago + :s), position = :n"
+                          " WHERE id = :id"), {"s": seconds, "ago": ended_ago, "n": matched, "id": run_id})
         conn.execute(text("INSERT INTO run_totals (run_id, items, received, matched, bad, stored)"
                           " VALUES (:id, :n, :n, :n, 0, :n)"), {"id": run_id, "n": matched})
     return run_id
@@ -31,11 +32,11 @@ def stopped_run(engine, seconds: float, matched: int) -> int:
 
 def test_statistics_answer_the_amount_speed_and_elapsed_time_of_the_run_ledger(clean_db):
     worker = worker_factory(StatisticsService, db=clean_db)
-    first, second = stopped_run(clean_db, 2.5, 5), stopped_run(clean_db, 1.25, 10)
+    first, second = stopped_run(clean_db, 2.5, 5, ended_ago=60), stopped_run(clean_db, 1.25, 10)
 
     assert worker.get_statistics() == {"amount": 15, "speed": 4.0, "elapsed_time": 3}
     assert [(run["run_id"], run["amount"], run["speed"], run["elapsed_time"]) for run in worker.list_runs()] == [
-        (first, 5, 2.0, 2), (second, 10, 8.0, 1)]
+        (second, 10, 8.0, 1), (first, 5, 2.0, 2)]   # newest first
     assert worker.get_run(second)["status"] == "stopped"
 
 
@@ -66,7 +67,7 @@ def test_launch_records_a_seed_so_that_a_takeover_repeats_the_same_tweets():
     worker = worker_factory(LauncherService, config={"FLAVOR": "stage", "SYNTHETIC_RATE": 0})
     created, built = {}, []
 
-    def create_run(conn, track, source, options, owner):
+    def create_run(conn, track, source, options, owner, **_):
         created.update(track=track, source=source, options=options)
         return 7
 
@@ -100,7 +101,7 @@ def item_without_time(source, position: int) -> dict:
 def test_launch_prepares_the_source_before_the_run_exists():
     worker = worker_factory(LauncherService, config={"FLAVOR": "stage"})
     order = []
-    with mock.patch.object(launcher_module.runs, "create_run", side_effect=lambda *a: order.append("run") or 7), \
+    with mock.patch.object(launcher_module.runs, "create_run", side_effect=lambda *a, **k: order.append("run") or 7), \
             mock.patch.object(launcher_module.runs, "get_run", return_value={"id": 7}), \
             mock.patch.object(launcher_module, "source_for_run") as build:
         build.return_value.prepare.side_effect = lambda: order.append("prepare")
@@ -109,12 +110,12 @@ def test_launch_prepares_the_source_before_the_run_exists():
     assert order == ["prepare", "close", "run"]
 
 
-def test_launch_while_a_run_is_active_is_a_conflict_naming_it():
+def test_a_launch_beyond_max_active_runs_is_a_conflict_naming_the_limit():
     worker = worker_factory(LauncherService, config={"FLAVOR": "stage"})
     with mock.patch.object(launcher_module.runs, "create_run",
-                           side_effect=launcher_module.runs.RunAlreadyActive(3)), \
+                           side_effect=launcher_module.runs.TooManyActiveRuns(10, list(range(1, 11)))), \
             mock.patch.object(launcher_module, "source_for_run"):
-        with pytest.raises(Conflict, match="run 3 is active"):
+        with pytest.raises(Conflict, match=r"10 runs are active, as many as MAX_ACTIVE_RUNS \(10\) allows"):
             worker.launch({"track": ["bieber"]})
 
 
