@@ -19,6 +19,10 @@ class Conflict(Exception):
     """The request clashes with the current state, e.g. a run is already active (409)."""
 
 
+class BudgetExhausted(Exception):
+    """The X API's monthly post budget (X_MONTHLY_POST_BUDGET) cannot pay for this (429)."""
+
+
 class SourceFailed(Exception):
     """The tweet source failed (500 with the reason)."""
 
@@ -27,7 +31,7 @@ class StorageFailed(Exception):
     """The database could not store what was asked (500 with the reason)."""
 
 
-HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "Forbidden": 403, "NotFound": 404, "Conflict": 409,
+HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "Forbidden": 403, "NotFound": 404, "Conflict": 409, "BudgetExhausted": 429,
                # well-formed and valid, but this deployment cannot do it: not the caller's syntax (400)
                # nor a state the caller could change and retry (409)
                "SourceUnavailable": 422,
@@ -36,4 +40,4 @@ HTTP_STATUS = {"BadRequest": 400, "ValidationError": 400, "Forbidden": 403, "Not
 
 # What an RPC entrypoint raises to answer its caller (4xx), not because it failed: declared as
 # ``@rpc(expected_exceptions=ANSWERS)``, so that Nameko does not log them as errors with a traceback.
-ANSWERS = (BadRequest, Forbidden, NotFound, Conflict, SourceUnavailable)
+ANSWERS = (BadRequest, Forbidden, NotFound, Conflict, BudgetExhausted, SourceUnavailable)

@@ -32,6 +32,8 @@ class LaunchRequest(_Strict):
     limit: int | None = Field(default=None, ge=1, le=MAX_POSITIONS)
     files: list[str] | None = Field(default=None, min_length=1, max_length=100)
     batch_size: int | None = Field(default=None, ge=1, le=5000)
+    # X runs: stop after reading this many posts from the X API (each is billed)
+    max_posts: int | None = Field(default=None, ge=1, le=MAX_POSITIONS)
 
     @field_validator("rate", mode="before")
     @classmethod

@@ -53,6 +53,17 @@ class LaunchAnswer(BaseModel):
     run_id: int
 
 
+class BudgetAnswer(BaseModel):
+    """Posts read from the X API this calendar month (UTC), across the app, against X_MONTHLY_POST_BUDGET."""
+    month: str = Field(description="YYYY-MM")
+    budget: int
+    used: int
+    left: int
+    price_per_post: float = Field(description="X_PRICE_PER_POST, in dollars")
+    estimated_cost: float = Field(description="used x price_per_post")
+    cost_at_budget: float = Field(description="budget x price_per_post")
+
+
 class CallerAnswer(BaseModel):
     """Who the API token says the caller is (an open stage gateway: an admin without a name)."""
     role: Literal["admin", "operator", "viewer"]
@@ -167,7 +178,8 @@ class UserTweetsAnswer(BaseModel):
 
 REQUEST_MODELS = (LaunchRequest, StopRequest, PopulateRequest, HourQuery, TagsQuery, TopHashtagsRequest, AggregatesRequest,
                   UserTweetsRequest)
-ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, CallerAnswer, StatisticsAnswer, RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
+ANSWER_MODELS = (ErrorAnswer, LaunchAnswer, CallerAnswer, BudgetAnswer, StatisticsAnswer,
+                 RunAnswer, RetryAnswer, PopulateAnswer, TopUser, HourCount,
                  HourOfDayCount, TagCount, HealthAnswer, HashtagCount, MinuteCount, UserTweet, UserTweetsAnswer,
                  SourceUnavailableAnswer)
 
@@ -275,6 +287,7 @@ def _paths() -> dict:
             "Start a stream run with track terms", "streams",
             {"200": _json("the run started", _ref(LaunchAnswer)), "400": BAD_REQUEST,
              "409": _error("MAX_ACTIVE_RUNS runs are active already"),
+             "429": _error("an X run: this month's X_MONTHLY_POST_BUDGET is used up"),
              "422": _json("the chosen source is not offered by this deployment", _ref(SourceUnavailableAnswer)),
              "500": FAILED, "504": TIMED_OUT},
             body={"required": True, "content": {"application/json": {"schema": _ref(LaunchRequest)}}},
@@ -296,6 +309,10 @@ def _paths() -> dict:
              "504": TIMED_OUT},
             parameters=parameters_of(OwnerQuery),
         )},
+        "/statistics/budget": {"get": _operation(
+            "The X API's posts this month against the monthly budget, with the estimated cost", "streams",
+            {"200": _json("the budget", _ref(BudgetAnswer)), "500": FAILED, "504": TIMED_OUT},
+        )},
         "/statistics/runs": {"get": _operation(
             "The runs with their figures, newest first, a page at a time", "streams",
             {"200": _json("the runs; the next page: `cursor` = the last run_id", _array_of(RunAnswer)),
@@ -316,6 +333,8 @@ def _paths() -> dict:
         "/api/v1/populate": {"post": _operation(
             "Fetch and store recent tweets for each tag", "views",
             {"201": _json("what was stored per tag", _ref(PopulateAnswer)), "400": BAD_REQUEST,
+             "429": _error("from the X API: more posts than this month's X_MONTHLY_POST_BUDGET has left; "
+                           "`error` says how many are left"),
              "500": _error("the source or the database failed; `error` says why")},
             body={"required": False, "content": {"application/json": {"schema": _ref(PopulateRequest)}}},
             description="The body is optional: ten default tags, 100 tweets each.",

@@ -11,13 +11,13 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.contracts.errors import ANSWERS, Conflict, Forbidden, NotFound
+from services.contracts.errors import ANSWERS, BadRequest, BudgetExhausted, Conflict, Forbidden, NotFound
 from services.contracts.requests import LaunchRequest, StopRequest, validate
-from services.launcher.streamer import RunStreamer, source_for_run
-from services.observability.metrics import EntrypointMetrics, MetricsServer
+from services.launcher.streamer import RunStreamer, budget_used_up, source_for_run
+from services.observability.metrics import X_POST_BUDGET, X_POSTS_READ, EntrypointMetrics, MetricsServer
 from services.sources import SourceCredentials, default_source_name
 from services.sources.synthetic import MAX_SEED
-from services.storage import runs
+from services.storage import budget, runs
 from services.storage.database import Database, retry_transient
 from services.settings import setting
 
@@ -51,6 +51,7 @@ class LauncherService:
     @timer(interval=2)
     def keep_runs(self):
         keep_runs(self.db, self.streamer, float(setting(self.config, "TAKEOVER_AFTER_SECONDS")))
+        keep_to_budget(self.db, self.streamer, int(setting(self.config, "X_MONTHLY_POST_BUDGET")))
 
 
 def _is_admin(caller: dict | None) -> bool:
@@ -72,6 +73,8 @@ def launch_run(engine, streamer: RunStreamer, config: dict, request: dict, calle
     launch = validate(LaunchRequest, request)
     source_name = launch.source or default_source_name(config)
     options = launch.model_dump(exclude={"track", "source"}, exclude_none=True)
+    if source_name != "x" and "max_posts" in options:
+        raise BadRequest(f"max_posts: caps the posts an X run reads; a {source_name} run takes limit instead")
     if source_name == "synthetic" and "seed" not in options:
         # recorded so that a replica taking the run over produces the same tweets
         options["seed"] = int(time.time() * 1000) % (MAX_SEED + 1)
@@ -83,6 +86,12 @@ def launch_run(engine, streamer: RunStreamer, config: dict, request: dict, calle
         probe.prepare()
     finally:
         probe.close()
+    if source_name == "x":
+        monthly = int(setting(config, "X_MONTHLY_POST_BUDGET"))
+        with engine.connect() as conn:
+            used = budget.month_reads(conn)
+        if used >= monthly:
+            raise BudgetExhausted(f"{budget_used_up(used, monthly)}: 0 posts left this month")
     with engine.begin() as conn:
         try:
             run_id = runs.create_run(conn, launch.track, source_name, options, streamer.owner,
@@ -156,3 +165,20 @@ def keep_runs(engine, streamer: RunStreamer, stale_after: float) -> None:
     for orphan in retry_transient(beat, attempts=3):
         log.warning("taking over run %s from a silent launcher", orphan["id"], extra={"run_id": orphan["id"]})
         streamer.stream_run(orphan)
+
+
+def keep_to_budget(engine, streamer: RunStreamer, monthly_budget: int) -> None:
+    """Stop every X run this replica streams once the month's posts are used up (a quiet run reads
+    nothing, but it would read the next post), and keep the budget's metrics current."""
+    with engine.connect() as conn:
+        used = budget.month_reads(conn)
+        streamed = [runs.get_run(conn, run_id) for run_id in streamer.streaming()] if used >= monthly_budget else []
+    X_POSTS_READ.set(used)
+    X_POST_BUDGET.set(monthly_budget)
+    for run in streamed:
+        if run is not None and run["source"] == "x":
+            with engine.begin() as conn:
+                ended = runs.end_run(conn, run["id"], runs.STOPPED, budget_used_up(used, monthly_budget))
+            if ended:
+                streamer.halt(run["id"])
+                log.warning("run %s stopped: the month's X posts are used up", run["id"], extra={"run_id": run["id"]})

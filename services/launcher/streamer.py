@@ -18,9 +18,9 @@ from nameko.extensions import DependencyProvider
 from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
 from services.contracts.wire import RawLines
 from services.launcher.batching import batches
-from services.observability.metrics import ACTIVE_RUNS, BROKER_ERRORS, RUN_TWEETS_DISPATCHED
+from services.observability.metrics import ACTIVE_RUNS, BROKER_ERRORS, RUN_TWEETS_DISPATCHED, X_POSTS_READ
 from services.sources import SourceError, make_source
-from services.storage import runs
+from services.storage import budget, runs
 from services.storage.database import db_uri, make_engine, retry_transient
 from services.settings import setting
 
@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def budget_used_up(month_posts: int, monthly_budget: int) -> str:
+    return (f"X_MONTHLY_POST_BUDGET reached: {month_posts} posts read from the X API this month, "
+            f"the budget is {monthly_budget}")
 
 
 def source_for_run(run: dict, config: dict):
@@ -53,6 +58,7 @@ class RunStreamer(DependencyProvider):
         self.batch_size = int(setting(config, "BATCH_SIZE"))
         self.batch_max_bytes = int(setting(config, "BATCH_MAX_BYTES"))
         self.batch_max_wait = float(setting(config, "BATCH_MAX_WAIT"))
+        self.monthly_post_budget = int(setting(config, "X_MONTHLY_POST_BUDGET"))
         self.engine = make_engine(db_uri(config), pool_size=2)
         # the write-ahead of each batch is one statement: one round trip in autocommit, where the
         # pool's ping, BEGIN, the statement and COMMIT took four
@@ -123,6 +129,11 @@ class RunStreamer(DependencyProvider):
                     log.info("run %s is no longer ours to stream", run_id, extra={"run_id": run_id})
                     return
                 start += len(batch)
+                cap = self._spent(run, len(batch)) if run["source"] == "x" else None
+                if cap is not None:
+                    log.warning("run %s stopped: %s", run_id, cap, extra={"run_id": run_id})
+                    self._end(run_id, runs.STOPPED, cap)
+                    return
             self._end(run_id, runs.FINISHED)
         except SourceError as error:
             log.error("run %s: source failed: %s", run_id, error, extra={"run_id": run_id})
@@ -157,6 +168,20 @@ class RunStreamer(DependencyProvider):
                 delay = min(delay * 2, 5.0)
         RUN_TWEETS_DISPATCHED.labels(source=run["source"]).inc(len(items))
         return True
+
+    def _spent(self, run: dict, posts: int) -> str | None:
+        """Count posts an X run read (each is billed); the cap it reached, if it did. A run stops
+        after the batch that reached a cap: that batch's posts were read and are kept."""
+        def count():
+            with self.announcing.connect() as conn:
+                return budget.record_reads(conn, posts, run["id"])
+        month, run_posts = retry_transient(count)
+        X_POSTS_READ.set(month)
+        max_posts = (run["options"] or {}).get("max_posts")
+        if max_posts is not None and run_posts >= max_posts:
+            return f"max_posts reached: {run_posts} posts read from the X API, the run's cap is {max_posts}"
+        if month >= self.monthly_post_budget:
+            return budget_used_up(month, self.monthly_post_budget)
 
     def _end(self, run_id: int, status: str, error: str | None = None) -> None:
         def finish():

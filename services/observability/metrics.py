@@ -90,6 +90,14 @@ ACTIVE_RUNS = Gauge(
     "tweetstream_active_runs",
     "Runs this launcher is streaming.",
 )
+X_POSTS_READ = Gauge(
+    "tweetstream_x_posts_read_this_month",
+    "Posts read from the X API in this calendar month (UTC), across the app: each is billed.",
+)
+X_POST_BUDGET = Gauge(
+    "tweetstream_x_monthly_post_budget",
+    "X_MONTHLY_POST_BUDGET: posts the app may read from the X API in a calendar month.",
+)
 RUN_TWEETS_DISPATCHED = Counter(
     "tweetstream_tweets_dispatched_total",
     "Tweets the launcher dispatched to the filter in batches.",

@@ -7,6 +7,7 @@ whole pages stored, never tweets without their counts. Tweets are stored once ea
 """
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from services.contracts.errors import SourceFailed, StorageFailed
 from services.contracts.requests import DEFAULT_TAGS
@@ -54,8 +55,10 @@ def store_page(engine, page: dict, tag: str) -> tuple[int, int, int]:
     return len(parsed.tweets), stored, parsed.bad
 
 
-def populate_tags(engine, source: TweetSource, tags: list[str], per_tag: int) -> PopulateResult:
-    """Fetch ``per_tag`` recent tweets for each tag and store them with their authors and places.
+def populate_tags(engine, source: TweetSource, tags: list[str], per_tag: int,
+                  count_reads: Callable[[int], None] | None = None) -> PopulateResult:
+    """Fetch ``per_tag`` recent tweets for each tag and store them with their authors and places;
+    ``count_reads(n)`` hears of the n posts each page brought (the X API bills them).
 
     Raises SourceFailed when the source fails and StorageFailed when the database does;
     the message says which tag and how far it got. Pages stored before stay stored.
@@ -77,6 +80,8 @@ def populate_tags(engine, source: TweetSource, tags: list[str], per_tag: int) ->
                                    f"({_progress(result)})") from None
             if page is None:
                 break
+            if count_reads is not None:
+                count_reads(len(page.get("data") or ()))
             try:
                 fetched, stored, bad = store_page(engine, page, tag)
             except Exception as error:  # noqa: BLE001 - reported to the caller, details in the log

@@ -4,12 +4,13 @@ from datetime import datetime, timezone
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from services.contracts.errors import ANSWERS, NotFound, SourceFailed
+from services.contracts.errors import ANSWERS, BudgetExhausted, NotFound, SourceFailed
 from services.contracts.requests import (
     AggregatesRequest, HourQuery, PopulateRequest, TagsQuery, TopHashtagsRequest, UserTweetsRequest, validate,
 )
 from services.observability.metrics import POPULATE_FAILURES, EntrypointMetrics, MetricsServer
-from services.storage import analytics, views
+from services.settings import setting
+from services.storage import analytics, budget, views
 from services.query.populate import populate_tags
 from services.sources import SourceCredentials, TweetSource, default_source_name, make_source
 from services.storage.database import Database, ReadOnlyDatabase
@@ -31,7 +32,11 @@ class QueryService:
         wanted = validate(PopulateRequest, request)
         source = populate_source(self.config)
         try:
-            return populate_tags(self.db, source, wanted.tags, wanted.per_tag).as_answer()
+            count_reads = None
+            if source.name == "x":
+                count_reads = within_budget(self.db, int(setting(self.config, "X_MONTHLY_POST_BUDGET")),
+                                            len(wanted.tags) * wanted.per_tag)
+            return populate_tags(self.db, source, wanted.tags, wanted.per_tag, count_reads).as_answer()
         finally:
             source.close()
 
@@ -69,6 +74,21 @@ class QueryService:
         if profile is None:
             raise NotFound(f"user {query.username!r} is not known")
         return profile
+
+
+def within_budget(engine, monthly_budget: int, asked: int):
+    """Refuse a populate from the X API that could read more posts than the month has left (429);
+    else what counts the posts each page brought."""
+    with engine.connect() as conn:
+        left = monthly_budget - budget.month_reads(conn)
+    if asked > left:
+        raise BudgetExhausted(f"populate may read up to {asked} posts from the X API; {max(left, 0)} of this "
+                              f"month's X_MONTHLY_POST_BUDGET ({monthly_budget}) are left")
+
+    def count_reads(posts: int) -> None:
+        with engine.begin() as conn:
+            budget.record_reads(conn, posts)
+    return count_reads
 
 
 def populate_source(config: dict) -> TweetSource:

@@ -1,10 +1,12 @@
 """Statistics: amount, speed and elapsed time over every run (or one user's), and per run."""
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
 from services.contracts.errors import ANSWERS, NotFound
 from services.contracts.requests import OwnerQuery, RunsQuery, validate
 from services.observability.metrics import EntrypointMetrics, MetricsServer
-from services.storage import runs
+from services.settings import setting
+from services.storage import budget, runs
 from services.storage.database import Database
 
 
@@ -12,6 +14,7 @@ class StatisticsService:
     name = "statistics"
 
     db = Database(pool_size=4)
+    config = Config()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()
 
@@ -39,3 +42,10 @@ class StatisticsService:
         owner = {"owner": wanted.owner} if "owner" in wanted.model_fields_set else {}
         with self.db.connect() as conn:
             return runs.list_run_figures(conn, status=wanted.status, limit=wanted.limit, before=wanted.cursor, **owner)
+
+    @rpc(expected_exceptions=ANSWERS)
+    def get_budget(self) -> dict:
+        """This month's X API posts against X_MONTHLY_POST_BUDGET, and their estimated cost."""
+        with self.db.connect() as conn:
+            return budget.budget_figures(conn, int(setting(self.config, "X_MONTHLY_POST_BUDGET")),
+                                         float(setting(self.config, "X_PRICE_PER_POST")))

@@ -3,6 +3,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -39,8 +40,17 @@ runs = Table(
     # the API token's user who launched it (NULL in an open stage gateway), answered as ``owner``;
     # any number of runs may be active at once, up to the launcher's MAX_ACTIVE_RUNS
     Column("launched_by", Text),
+    # posts this run read from the X API (its max_posts caps them)
+    Column("posts_read", BigInteger, nullable=False, server_default=text("0")),
     Index("runs_by_launched_by", "launched_by", text("id DESC")),
     Index("active_runs", "id", postgresql_where=text("status = 'active'")),
+)
+
+# Posts read from the X API per calendar month (UTC): the spending guard's count (services/storage/budget.py).
+x_post_reads = Table(
+    "x_post_reads", metadata,
+    Column("month", Date, primary_key=True),
+    Column("posts", BigInteger, nullable=False, server_default=text("0")),
 )
 
 # The exactly-once ledger: one row per batch a filter committed, with its counts.

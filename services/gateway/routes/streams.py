@@ -40,6 +40,11 @@ class StreamRoutes(CalledServices):
             return self.statistics.get_statistics(query)
         return self.overall_statistics.get(self.statistics.get_statistics)
 
+    @http("GET", "/statistics/budget")
+    @json_endpoint("/statistics/budget")
+    def get_budget(self, request):
+        return self.statistics.get_budget()
+
     @http("GET", "/statistics/runs")
     @json_endpoint("/statistics/runs")
     def list_runs(self, request):
