@@ -1,15 +1,18 @@
 """The dashboard in a real browser (headless Chromium from the distribution, driven by Playwright):
 a user starts a run from the page, watches the figures and both charts move, and stops it; a run
-with failed batches reads in red with their cause, and its Retry button asks the API."""
+with failed batches reads in red with their cause, and its Retry button asks the API; named users'
+runs are listed side by side with their owners, and each one's Stop stops that run only."""
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import text
 
 from services.storage.schema import failed_batches, runs
-from tests.system import ROOT
+from tests.system import ROOT, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -77,7 +80,8 @@ def test_a_run_started_and_stopped_from_the_page(fresh_system, page, tmp_path):
     expect(page.locator("#run-status")).to_have_text("No run yet")
     expect(page.locator("#health-badge")).to_have_text("healthy")
     expect(page.locator("#health-checks li")).to_have_count(4)   # database, broker, source; the pipeline report
-    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#me")).to_have_text("open gateway · admin")   # no token configured: everyone is an admin
+    expect(page.locator("#runs-list .stop")).to_have_count(0)
 
     page.fill("#track-input", "the, love")
     page.click("summary")
@@ -88,7 +92,9 @@ def test_a_run_started_and_stopped_from_the_page(fresh_system, page, tmp_path):
     run_id = int(re.search(r"\d+", page.locator("#run-message").inner_text()).group())
     expect(page.locator("#run-status")).to_contain_text(f"Run {run_id} active")
     expect(page.locator("#run-track li")).to_have_text(["the", "love"])
-    expect(page.locator("#start")).to_be_disabled()
+    expect(page.locator("#start")).to_be_enabled()   # another run may be launched beside it
+    row = page.locator(f'#runs-list li[data-run-id="{run_id}"]')
+    expect(row.locator(".owner")).to_have_text("—")   # an open gateway's run has no owner
 
     # the figures and both charts fill, then move on the next refreshes
     wait_for_number_above(page, "#amount", 0)
@@ -103,8 +109,10 @@ def test_a_run_started_and_stopped_from_the_page(fresh_system, page, tmp_path):
     assert page.locator("#speed").inner_text() not in ("–", "0")
     save_screenshot(page, tmp_path, "dashboard-running.png")
 
-    page.click("#stop")
-    expect(page.locator("#run-message")).to_have_text(re.compile(rf"^Run {run_id} stopped: [\d,]+ tweets\.$"))
+    row.locator(".stop").click()
+    expect(page.locator("#runs-message")).to_have_text(re.compile(rf"^Run {run_id} stopped: [\d,]+ tweets\.$"))
+    expect(row.locator(".status")).to_have_text("stopped")
+    expect(row.locator(".stop")).to_have_count(0)
     expect(page.locator("#run-status")).to_contain_text(f"last: run {run_id} stopped")
     expect(page.locator("#start")).to_be_enabled()
 
@@ -285,3 +293,98 @@ def test_a_run_with_failed_batches_shows_in_red_with_its_cause_and_can_be_retrie
     # Chromium logs the 403 served above as an error; nothing else may be logged
     assert [p for p in problems if "status of 403" not in p] == []
     assert len(problems) <= 1
+
+
+# --------------------------------------------------------------------------- everyone's runs
+
+NAMED_TOKENS = "t-op:operator:olga,t-admin:admin:root,t-view:viewer:vera"
+
+
+@pytest.fixture(scope="module")
+def named_gateway(system):
+    """A gateway replica that knows named users, beside the module's open one (same services)."""
+    port = free_port()
+    process = system.start("gateway", replica="named", WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", API_TOKENS=NAMED_TOKENS)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, f"no named gateway\n{system.tail()}"
+            try:
+                if requests.get(url + "/openapi.json", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        system.signal("gateway-named", 15)
+
+
+def as_user(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def use_token(page, url: str, token: str) -> None:
+    """The page as a user whose token the browser keeps (set before the page's script runs)."""
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))   # a JSON page asks for one
+    page.goto(url + "/openapi.json")   # the origin, without the dashboard's script
+    page.evaluate("token => localStorage.setItem('apiToken', token)", token)
+    page.goto(url + "/")
+
+
+def test_everyones_runs_are_listed_and_each_stop_stops_its_own_run(fresh_system, named_gateway, page, tmp_path):
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    started = []
+    for token, term in (("t-op", "love"), ("t-admin", "the")):
+        answer = requests.post(named_gateway + "/launch", json={"track": [term], "rate": 50, "source": "synthetic"},
+                               headers=as_user(token), timeout=60)
+        assert answer.status_code == 200, answer.text
+        started.append(answer.json()["run_id"])
+    olgas, roots = started
+
+    def status_of(run_id: int) -> str:
+        return requests.get(f"{named_gateway}/statistics/runs/{run_id}", headers=as_user("t-view"), timeout=30).json()["status"]
+
+    try:
+        use_token(page, named_gateway, "t-op")
+        expect(page.locator("#me")).to_have_text("olga · operator")
+        rows = page.locator("#runs-list > li")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0)).to_have_attribute("data-run-id", str(roots))   # newest first
+        expect(rows.locator(".owner")).to_have_text(["root", "olga"])
+        expect(rows.locator(".status")).to_have_text(["active", "active"])
+        mine, theirs = (page.locator(f'#runs-list li[data-run-id="{run_id}"]') for run_id in (olgas, roots))
+        expect(mine.locator(".stop")).to_be_enabled()
+        expect(theirs.locator(".stop")).to_have_count(0)                    # an operator stops their own only
+        expect(page.locator("#run-status")).to_contain_text(f"Run {olgas} active")   # the caller's own run
+        expect(page.locator("#run-status")).to_contain_text("1 other run active")
+        expect(page.locator("#start")).to_be_enabled()                       # launching beside other runs
+        expect(page.locator("#role-note")).to_be_hidden()
+        save_screenshot(page, tmp_path, "dashboard-runs-of-everyone.png")
+
+        mine.locator(".stop").click()
+        expect(page.locator("#runs-message")).to_have_text(re.compile(rf"^Run {olgas} stopped: [\d,]+ tweets\.$"))
+        assert (status_of(olgas), status_of(roots)) == ("stopped", "active")
+        expect(mine.locator(".status")).to_have_text("stopped")
+        expect(mine.locator(".stop")).to_have_count(0)
+        expect(theirs.locator(".status")).to_have_text("active")
+
+        # an admin may stop anyone's run; a viewer none, and may not launch
+        use_token(page, named_gateway, "t-admin")
+        expect(page.locator("#me")).to_have_text("root · admin")
+        expect(theirs.locator(".stop")).to_be_enabled()
+        use_token(page, named_gateway, "t-view")
+        expect(page.locator("#me")).to_have_text("vera · viewer")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#runs-list .stop")).to_have_count(0)
+        expect(page.locator("#start")).to_be_disabled()
+        expect(page.locator("#track-input")).to_be_disabled()
+        expect(page.locator("#role-note")).to_have_text(re.compile("needs the operator role"))
+        assert status_of(roots) == "active"
+        assert problems == []
+    finally:
+        for run_id in started:
+            requests.post(named_gateway + "/stop", json={"run_id": run_id}, headers=as_user("t-admin"), timeout=60)

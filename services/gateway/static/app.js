@@ -1,4 +1,6 @@
-// The dashboard: polls the gateway's JSON API every few seconds and starts/stops runs.
+// The dashboard: polls the gateway's JSON API every few seconds, launches runs and stops them.
+// Runs stream side by side, each its launcher's: every user's runs are listed, and each active run the
+// caller may stop (their own; every run for an admin) has a Stop button of its own.
 "use strict";
 
 const REFRESH_MS = 3000;
@@ -12,10 +14,12 @@ const $ = (id) => document.getElementById(id);
 const numberFormat = new Intl.NumberFormat();
 const speedFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const latest = { hashtags: null, minutes: null };
-let activeRun = null;
+let me = null;                 // GET /api/me: {role, name}; asked once per token (again after a failure)
+let lastRuns = null;           // the runs last read, to redraw them once the caller is known
 let refreshing = false;
 let shownRuns = "";            // what the run list was drawn from, to redraw only on a change
 const retrying = new Set();    // runs whose retry is under way: their button stays disabled
+const stopping = new Set();    // runs whose stop is under way: their button stays disabled
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -67,6 +71,37 @@ function showMessage(text, isError = false) {
   message.classList.toggle("error", isError);
 }
 
+// -- who the caller is: what the page offers them ----------------------------------------------------
+
+// An admin may stop and retry every run; an operator their own; a viewer none. An open stage gateway
+// makes every caller an admin without a name (and its runs have no owner).
+function mayAct(run) {
+  if (!me) return false;
+  return me.role === "admin" || (me.role === "operator" && me.name !== null && run.owner === me.name);
+}
+
+const mayLaunch = () => !me || me.role === "admin" || me.role === "operator";
+
+async function loadMe() {
+  const answer = await api("/api/me");
+  if (!answer.ok || !answer.data) throw new ApiError(answer.status, `who you are: ${reason(answer)}`);
+  me = { role: String(answer.data.role), name: answer.data.name == null ? null : String(answer.data.name) };
+  showCaller();
+}
+
+function showCaller() {
+  const who = $("me");
+  who.textContent = !me ? "" : me.name === null ? `open gateway · ${me.role}` : `${me.name} · ${me.role}`;
+  who.dataset.role = me ? me.role : "";
+  const launching = mayLaunch();
+  $("launch-fields").disabled = !launching;
+  const note = $("role-note");
+  note.hidden = launching;
+  note.textContent = launching ? "" : "Launching and stopping runs needs the operator role; this token is a viewer's.";
+  shownRuns = "";
+  if (lastRuns) showRuns(lastRuns);
+}
+
 // -- panels --------------------------------------------------------------------------------------
 
 async function loadStatistics() {
@@ -78,32 +113,38 @@ async function loadStatistics() {
 }
 
 async function loadRuns() {
-  const answer = await api("/statistics/runs");
-  if (!answer.ok) throw new ApiError(answer.status, `runs: ${reason(answer)}`);
-  const runs = answer.data;
-  activeRun = null;
-  for (const run of runs) if (run.status === "active") activeRun = run;
+  // the newest page, and every active run (an old one streaming still has its Stop)
+  const [page, active] = await Promise.all([api("/statistics/runs"), api("/statistics/runs?status=active")]);
+  for (const answer of [page, active]) if (!answer.ok) throw new ApiError(answer.status, `runs: ${reason(answer)}`);
+  const byId = new Map();
+  for (const run of [...page.data, ...active.data]) byId.set(run.run_id, run);
+  const runs = [...byId.values()].sort((a, b) => b.run_id - a.run_id);   // newest first
+  lastRuns = runs;
+  showRuns(runs);
+}
+
+function showRuns(runs) {
+  const activeRuns = runs.filter((run) => run.status === "active");
+  // the caller's newest active run, else anyone's
+  const shownRun = activeRuns.find((run) => me && run.owner === me.name) || activeRuns[0];
   const status = $("run-status");
   const chips = $("run-track");
-  if (activeRun) {
+  if (shownRun) {
+    const others = activeRuns.length - 1;
     status.dataset.state = "active";
-    status.textContent = `Run ${activeRun.run_id} active (${activeRun.source}) · `
-      + `${numberFormat.format(activeRun.amount)} tweets matched in ${formatDuration(activeRun.elapsed_time)}`;
-    chips.replaceChildren(...activeRun.track.map((term) => {
-      const chip = document.createElement("li");
-      chip.textContent = term;
-      return chip;
-    }));
+    const by = shownRun.owner == null ? "" : `, by ${shownRun.owner}`;
+    status.textContent = `Run ${shownRun.run_id} active (${shownRun.source}${by}) · `
+      + `${numberFormat.format(shownRun.amount)} tweets matched in ${formatDuration(shownRun.elapsed_time)}`
+      + (others ? ` · ${plural(others, "other run")} active` : "");
+    chips.replaceChildren(...shownRun.track.map((term) => textElement("li", "", term)));
   } else {
-    const last = runs[runs.length - 1];
+    const last = runs[0];
     status.dataset.state = "idle";
     status.textContent = last
       ? `No active run · last: run ${last.run_id} ${last.status}, ${numberFormat.format(last.amount)} tweets`
       : "No run yet";
     chips.replaceChildren();
   }
-  $("start").disabled = Boolean(activeRun);
-  $("stop").disabled = !activeRun;
   drawRuns(runs);
 }
 
@@ -112,10 +153,13 @@ async function loadRuns() {
 const failedBatchesOf = (run) => Number(run.failed_batches) || 0;
 const plural = (count, one, many = `${one}s`) => `${numberFormat.format(count)} ${count === 1 ? one : many}`;
 
-// Newest first: the last RECENT_RUNS, and any older run that still has failed batches.
+const ownerText = (run) => (run.owner == null ? "—" : String(run.owner));
+
+// Newest first (as the API answers): the last RECENT_RUNS, every active run, and any older run that
+// still has failed batches.
 function drawRuns(runs) {
-  const shown = runs.slice().reverse().filter((run, index) => index < RECENT_RUNS || failedBatchesOf(run) > 0);
-  const key = JSON.stringify([shown, [...retrying]]);
+  const shown = runs.filter((run, index) => index < RECENT_RUNS || run.status === "active" || failedBatchesOf(run) > 0);
+  const key = JSON.stringify([shown, [...retrying], [...stopping], me]);
   if (key === shownRuns) return;
   shownRuns = key;
   const list = $("runs-list");
@@ -143,26 +187,43 @@ function runItem(run) {
   item.dataset.runId = String(run.run_id);
   item.dataset.status = run.status;
   item.dataset.failed = String(failedBatches > 0 || run.status === "failed");
+  item.dataset.owner = run.owner == null ? "" : String(run.owner);
 
   const head = document.createElement("div");
   head.className = "run-head";
   const status = textElement("span", "status", run.status);
   status.dataset.status = run.status;
   if (run.status === "draining") status.title = "ended by itself; its last batches are being committed";
+  const owner = textElement("span", "owner", ownerText(run));
+  owner.title = run.owner == null ? "no owner: launched through an open gateway" : `launched by ${run.owner}`;
+  owner.dataset.mine = String(Boolean(me && me.name !== null && run.owner === me.name));
   head.append(
     textElement("strong", "run-id", `Run ${run.run_id}`),
+    owner,
     status,
     textElement("span", "run-figures", `${run.source} · ${plural(Number(run.amount) || 0, "tweet")}`
       + ` · ${formatDuration(Number(run.elapsed_time) || 0)}`),
   );
-  if (failedBatches > 0) {
+  const actions = document.createElement("span");
+  actions.className = "run-actions";
+  if (run.status === "active" && mayAct(run)) {
+    const stop = textElement("button", "secondary stop", "Stop");
+    stop.type = "button";
+    stop.title = `stop run ${run.run_id}`;
+    stop.disabled = stopping.has(run.run_id);
+    stop.addEventListener("click", () => stopRun(run.run_id));
+    actions.append(stop);
+  }
+  // the API refuses another's retry (403, shown); once the caller is known, only their runs offer it
+  if (failedBatches > 0 && (!me || mayAct(run))) {
     const retry = textElement("button", "secondary retry", "Retry");
     retry.type = "button";
     retry.title = `send run ${run.run_id}'s failed batches through the filter again`;
     retry.disabled = retrying.has(run.run_id);
     retry.addEventListener("click", () => retryRun(run.run_id));
-    head.append(retry);
+    actions.append(retry);
   }
+  if (actions.childElementCount) head.append(actions);
   item.append(head);
 
   if (failedBatches > 0 || run.error) {
@@ -185,6 +246,27 @@ function showRunsMessage(text, isError = false) {
   const message = $("runs-message");
   message.textContent = text;
   message.classList.toggle("error", isError);
+}
+
+async function stopRun(runId) {
+  stopping.add(runId);
+  shownRuns = "";
+  for (const button of document.querySelectorAll(`#runs-list li[data-run-id="${runId}"] .stop`)) button.disabled = true;
+  showRunsMessage(`Stopping run ${runId}…`);
+  try {
+    const answer = await api("/stop", { method: "POST", body: { run_id: runId } });
+    if (answer.ok) {
+      showRunsMessage(`Run ${answer.data.run_id} stopped: ${numberFormat.format(answer.data.amount)} tweets.`);
+    } else {
+      showRunsMessage(`Run ${runId} not stopped: ${reason(answer)}`, true);
+    }
+  } catch (error) {
+    showRunsMessage(`Run ${runId} not stopped: ${error.message}`, true);
+  } finally {
+    stopping.delete(runId);
+    shownRuns = "";
+  }
+  await refresh();
 }
 
 async function retryRun(runId) {
@@ -247,7 +329,9 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
-    const results = await Promise.allSettled([loadStatistics(), loadRuns(), loadHashtags(), loadMinutes(), loadHealth()]);
+    const loads = [loadStatistics(), loadRuns(), loadHashtags(), loadMinutes(), loadHealth()];
+    if (!me) loads.push(loadMe());
+    const results = await Promise.allSettled(loads);
     const failures = results.filter((result) => result.status === "rejected").map((result) => result.reason.message);
     $("refresh-error").textContent = failures.length ? ` · ${failures.join("; ")}` : "";
     if (!failures.length) $("updated").textContent = new Date().toLocaleTimeString();
@@ -268,6 +352,7 @@ function launchRequest() {
   return request;
 }
 
+// Other runs may stream meanwhile: the form is busy only while its own launch is asked for.
 async function start(event) {
   event.preventDefault();
   const request = launchRequest();
@@ -282,18 +367,8 @@ async function start(event) {
     showMessage(answer.ok ? `Run ${answer.data.run_id} started.` : `Not started: ${reason(answer)}`, !answer.ok);
   } catch (error) {
     showMessage(`Not started: ${error.message}`, true);
-  }
-  await refresh();
-}
-
-async function stop() {
-  $("stop").disabled = true;
-  try {
-    const answer = await api("/stop", { method: "POST" });
-    showMessage(answer.ok ? `Run ${answer.data.run_id} stopped: ${numberFormat.format(answer.data.amount)} tweets.`
-                          : `Not stopped: ${reason(answer)}`, !answer.ok);
-  } catch (error) {
-    showMessage(`Not stopped: ${error.message}`, true);
+  } finally {
+    $("start").disabled = false;
   }
   await refresh();
 }
@@ -305,6 +380,8 @@ function saveToken(event) {
   else localStorage.removeItem(TOKEN_KEY);
   $("token-input").value = "";
   $("token-panel").hidden = true;
+  me = null;   // another token, maybe another user: asked again on this refresh
+  showCaller();
   refresh();
 }
 
@@ -314,7 +391,6 @@ function redrawCharts() {
 }
 
 $("launch-form").addEventListener("submit", start);
-$("stop").addEventListener("click", stop);
 $("token-form").addEventListener("submit", saveToken);
 window.addEventListener("resize", redrawCharts);
 // a hidden tab does not poll; it catches up as soon as it is shown
