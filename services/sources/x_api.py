@@ -1,20 +1,22 @@
 """The production tweet source: the real X API v2 through tweepy.
 
-``search`` pages ``GET /2/tweets/search/recent`` with ``tweepy.Paginator``;
-``stream`` replaces our filtered-stream rules and reads ``GET /2/tweets/search/stream``
-with a ``tweepy.StreamingClient`` on a thread of its own, handing each line, as
-the bytes the API sent, to the consuming generator through a queue. Under
-``nameko run`` everything is eventlet-patched, so that thread and queue are green.
+``search`` pages ``GET /2/tweets/search/recent`` with ``tweepy.Paginator``; ``stream`` adds the
+run's filtered-stream rules and takes its share of the process's one connection to
+``GET /2/tweets/search/stream`` (``services.sources.x_stream.StreamHub``: the API allows one
+connection per app). That connection is a ``tweepy.StreamingClient`` on a thread of its own; each
+line, as the bytes the API sent, goes to the run(s) its ``matching_rules`` name, through a queue
+per run. Under ``nameko run`` everything is eventlet-patched, so those threads and queues are green.
 
-Retrying lives in ``services.sources.backoff``; this module only says what failed.
+A new rule applies within about 20 s after it is added: the first seconds of a run may miss posts.
+
+Retrying and the per-window request caps (rule changes, connects) live in
+``services.sources.backoff``; this module only says what failed.
 """
 import functools
 import logging
 import math
-import queue
 import re
 import threading
-import weakref
 from dataclasses import replace
 from typing import Iterator, Optional
 
@@ -27,18 +29,21 @@ from services.sources.backoff import (
     RetriesExhausted,
     Retryable,
     RetryPolicy,
+    WindowLimiter,
     rate_limit_reset,
     transient_http_errors,
     with_retries,
+    within_limit,
 )
 from services.sources.base import SourceError, TweetSource
+from services.sources.x_stream import RULE_TAG_PREFIX, PREVIOUS_CONNECTION_GRACE, StreamHub, Subscription
 from services.settings import setting
 
 log = logging.getLogger(__name__)
 
 TOKEN_MISSING = "X_BEARER_TOKEN is not set: the production flavor needs an X API bearer token"
-RULE_TAG_PREFIX = "tweetstream-"
 TWEEPY_API_HOST = "https://api.twitter.com"  # tweepy hardcodes it
+RATE_WINDOW = 900.0  # seconds: the X API counts requests per 15-minute window
 
 # What search and stream ask for: enough to fill tweets, users, hashtags and places.
 REQUESTED_FIELDS = dict(
@@ -188,12 +193,12 @@ class StreamConnection(tweepy.StreamingClient):
         self._stop_requested = False
         self._ending: Optional[Exception] = None
         self._lines_this_connection = 0
-        self._last_headers: dict = {}
-        # on_request_error only gets the status; the reset time is in the headers
-        self.session.hooks["response"].append(self._remember_headers)
+        self._last_response: Optional[requests.Response] = None
+        # on_request_error only gets the status; the reset time and the problem are in the response
+        self.session.hooks["response"].append(self._remember_response)
 
-    def _remember_headers(self, response, *args, **kwargs):
-        self._last_headers = response.headers
+    def _remember_response(self, response, *args, **kwargs):
+        self._last_response = response
 
     def connect_once(self, **params) -> None:
         """One connection: returns once stop() was called, raises how it ended otherwise."""
@@ -236,10 +241,21 @@ class StreamConnection(tweepy.StreamingClient):
     def on_connection_error(self) -> None:
         self._end(Retryable("stream connection lost", progressed=self._lines_this_connection > 0))
 
+    def _problem(self) -> dict:
+        try:
+            problem = self._last_response.json()
+        except (AttributeError, ValueError, requests.RequestException):
+            return {}
+        return problem if isinstance(problem, dict) else {}
+
     def on_request_error(self, status_code: int) -> None:
-        if status_code == 429:
-            self._end(Retryable("stream rate limit reached (HTTP 429)",
-                                retry_at=rate_limit_reset(self._last_headers)))
+        if status_code == 429 and self._problem().get("connection_issue") == "TooManyConnections":
+            # another connection of the app is open (the last one, not yet closed at the API's end):
+            # it goes away by itself, so this is no rate limit to wait out
+            self._end(Retryable("another stream connection of this app is open (HTTP 429 TooManyConnections)"))
+        elif status_code == 429:
+            headers = self._last_response.headers if self._last_response is not None else {}
+            self._end(Retryable("stream rate limit reached (HTTP 429)", retry_at=rate_limit_reset(headers)))
         elif status_code >= 500:
             self._end(Retryable(f"stream server error (HTTP {status_code})"))
         else:
@@ -252,61 +268,90 @@ class StreamConnection(tweepy.StreamingClient):
 
 
 class FilteredStream:
-    """One running filtered stream: a connection thread feeding lines to the consumer's generator."""
+    """The running filtered stream: a connection thread handing each line to ``on_line``.
 
-    _END = object()
+    It connects when ``connects`` lets it (``X_CONNECTS_PER_WINDOW``), reconnects by ``policy``
+    for as long as it is wanted, and reports a failure it does not retry to ``on_end(self, error)``.
+    """
 
-    def __init__(self, make_connection, policy: RetryPolicy, queue_size: int):
-        self._stopped = threading.Event()
-        self._lines: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._error: Optional[SourceError] = None
+    def __init__(self, connection: StreamConnection, policy: RetryPolicy, connects: WindowLimiter,
+                 on_end, params: dict):
+        self.connection = connection
         self._policy = policy
-        self.connection: StreamConnection = make_connection(self._enqueue)
+        self._connects = connects
+        self._on_end = on_end
+        self._params = params
+        self._stopped = threading.Event()
         self.thread: Optional[threading.Thread] = None
 
-    def lines(self, **params) -> Iterator[bytes]:
-        self.thread = threading.Thread(target=self._pump, kwargs=params, name="x-filtered-stream", daemon=True)
+    def start(self, after: Optional[threading.Thread] = None) -> None:
+        """Connect on a thread of its own, once the thread ``after`` (the last connection's) ended:
+        the API refuses a second connection of the app."""
+        self.thread = threading.Thread(target=self._pump, args=(after,), name="x-filtered-stream", daemon=True)
         self.thread.start()
-        try:
-            while not self._stopped.is_set():
-                line = self._lines.get()
-                if line is self._END:
-                    break
-                yield line
-            if self._error is not None:
-                raise self._error
-        finally:
-            self.stop()
 
     def stop(self) -> None:
         self._stopped.set()
         self.connection.stop()
-        try:  # wake the consumer if it waits on an empty queue
-            self._lines.put_nowait(self._END)
-        except queue.Full:
-            pass  # it is not waiting, and it checks _stopped before the next get
 
-    def _enqueue(self, line: bytes) -> None:
-        # Blocking when the consumer lags pushes back on the socket, as the API expects,
-        # but never past stop(): nobody would ever take the line.
-        while not self._stopped.is_set():
-            try:
-                self._lines.put(line, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+    def _connect_once(self) -> None:
+        if self._connects.acquire("stream connect", wait=self._stopped.wait):
+            self.connection.connect_once(**self._params)
 
-    def _pump(self, **params) -> None:
+    def _pump(self, after: Optional[threading.Thread]) -> None:
+        error: Optional[SourceError] = None
         try:
+            if after is not None:
+                after.join(PREVIOUS_CONNECTION_GRACE)
             while not self._stopped.is_set():
-                self._policy.call(self.connection.connect_once, wait=self._stopped.wait, **params)
+                self._policy.call(self._connect_once, wait=self._stopped.wait)
         except SourceError as exc:
-            self._error = exc
-        except Exception as exc:  # never let the consumer wait forever on a dead thread
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - never let the runs wait forever on a dead thread
             log.exception("X API stream thread failed")
-            self._error = SourceError(f"X API stream failed ({type(exc).__name__})")
-        finally:
-            self._enqueue(self._END)
+            error = SourceError(f"X API stream failed ({type(exc).__name__})")
+        if error is not None and not self._stopped.is_set():
+            self._on_end(self, error)
+
+
+class StreamRules:
+    """The app's filtered-stream rules (``/2/tweets/search/stream/rules``).
+
+    Each request is retried by ``retry_policy``; each change (a POST) first waits for its turn
+    under ``rule_changes`` (``X_RULE_CHANGES_PER_WINDOW``).
+    """
+
+    def __init__(self, client: StreamConnection, retry_policy: RetryPolicy, rule_changes: WindowLimiter):
+        self.client, self.retry_policy, self.rule_changes = client, retry_policy, rule_changes
+
+    @_explained("reading stream rules")
+    @with_retries
+    @transient_http_errors
+    def current(self) -> list[dict]:
+        return self.client.get_rules().json().get("data") or []
+
+    @_explained("deleting stream rules")
+    @with_retries
+    @within_limit("rule_changes", "stream rule change")
+    @transient_http_errors
+    def delete(self, ids: list[str]) -> None:
+        answer = self.client.delete_rules(ids).json()
+        if answer.get("errors"):  # someone else deleted them meanwhile: nothing left to do
+            log.warning("X API did not delete every stream rule asked: %s", answer["errors"])
+
+    @_explained("adding stream rules")
+    @with_retries
+    @within_limit("rule_changes", "stream rule change")
+    @transient_http_errors
+    def add(self, rules: list[tweepy.StreamRule]) -> tuple[list[dict], list[dict]]:
+        """The rules created, and the API's errors for those it refused."""
+        answer = self.client.add_rules(rules).json()
+        return answer.get("data") or [], answer.get("errors") or []
+
+
+# one hub per app (bearer token) and API host in the process
+_HUBS: dict[tuple[str, str], StreamHub] = {}
+_HUBS_LOCK = threading.Lock()
 
 
 # --- the source ---------------------------------------------------------------
@@ -334,7 +379,8 @@ class XApiSource(TweetSource):
 
     def __init__(self, bearer_token: str, *, run_id: Optional[int] = None, base_url: str,
                  rule_max_len: int, max_rules: int, http_timeout: float, check_timeout: float,
-                 retry_policy: RetryPolicy, queue_size: int = 10_000):
+                 retry_policy: RetryPolicy, rule_changes_per_window: int, connects_per_window: int,
+                 queue_size: int = 10_000):
         """Built by ``from_config``, which reads each setting's one default from config.yml."""
         if not bearer_token:
             raise SourceError(TOKEN_MISSING)
@@ -346,8 +392,10 @@ class XApiSource(TweetSource):
         self.http_timeout = http_timeout
         self.check_timeout = check_timeout
         self.retry_policy = retry_policy
+        self.rule_changes_per_window = rule_changes_per_window
+        self.connects_per_window = connects_per_window
         self.queue_size = queue_size
-        self._streams: "weakref.WeakSet[FilteredStream]" = weakref.WeakSet()
+        self._subscriptions: list[Subscription] = []
 
     @classmethod
     def from_config(cls, config: dict, *, run_id: Optional[int] = None, **_other_sources_options) -> "XApiSource":
@@ -367,6 +415,8 @@ class XApiSource(TweetSource):
                 cap=_setting(config, "X_RETRY_MAX_WAIT", float),
                 max_retries=_setting(config, "X_MAX_RETRIES", int),
             ),
+            rule_changes_per_window=_setting(config, "X_RULE_CHANGES_PER_WINDOW", int),
+            connects_per_window=_setting(config, "X_CONNECTS_PER_WINDOW", int),
         )
 
     def __repr__(self) -> str:
@@ -419,50 +469,37 @@ class XApiSource(TweetSource):
 
     # stream
 
+    def hub(self) -> StreamHub:
+        """The process's one filtered stream of this app, made by the first source that needs it
+        (its retry settings and limits then hold for every run of the process)."""
+        key = (self._bearer_token, self.base_url)
+        with _HUBS_LOCK:
+            if key not in _HUBS:
+                _HUBS[key] = self._new_hub()
+            return _HUBS[key]
+
+    def _new_hub(self) -> StreamHub:
+        rule_changes = WindowLimiter(self.rule_changes_per_window, RATE_WINDOW, name="X_RULE_CHANGES_PER_WINDOW")
+        connects = WindowLimiter(self.connects_per_window, RATE_WINDOW, name="X_CONNECTS_PER_WINDOW")
+        rules = StreamRules(self._stream_connection(on_line=None), self.retry_policy, rule_changes)
+        # the stream reconnects for as long as it is wanted
+        stream_policy = replace(self.retry_policy, max_retries=math.inf)
+
+        def make_stream(on_line, on_end) -> FilteredStream:
+            return FilteredStream(self._stream_connection(on_line), stream_policy, connects, on_end, REQUESTED_FIELDS)
+
+        return StreamHub(rules, make_stream, rule_changes=rule_changes)
+
     def stream(self, track: list[str], start: int = 0) -> Iterator[bytes]:
-        """Replace our rules with ones for ``track``, then yield the stream's lines.
+        """Add this run's rules for ``track``, then yield the lines of the shared stream they match.
 
         ``start`` only numbers the items: a live stream cannot be rewound.
         """
-        rules = build_stream_rules(track, tag=rule_tag(self.run_id),
-                                   max_len=self.rule_max_len, max_rules=self.max_rules)
-        # the stream reconnects for as long as it is wanted
-        stream_policy = replace(self.retry_policy, max_retries=math.inf)
-        stream = FilteredStream(self._stream_connection, stream_policy, self.queue_size)
-        self._replace_rules(stream.connection, rules)
-        self._streams.add(stream)
-        return stream.lines(**REQUESTED_FIELDS)
-
-    def _replace_rules(self, connection: StreamConnection, rules: list[tweepy.StreamRule]) -> None:
-        """Delete our earlier rules (any run's), keep everybody else's, add this run's."""
-        ours = [rule["id"] for rule in self._current_rules(connection)
-                if (rule.get("tag") or "").startswith(RULE_TAG_PREFIX)]
-        if ours:
-            self._delete_rules(connection, ours)
-        self._add_rules(connection, rules)
-
-    @_explained("reading stream rules")
-    @with_retries
-    @transient_http_errors
-    def _current_rules(self, connection: StreamConnection) -> list[dict]:
-        return connection.get_rules().json().get("data") or []
-
-    @_explained("deleting stream rules")
-    @with_retries
-    @transient_http_errors
-    def _delete_rules(self, connection: StreamConnection, ids: list[str]) -> None:
-        answer = connection.delete_rules(ids).json()
-        if answer.get("errors"):  # someone else deleted them meanwhile: nothing left to do
-            log.warning("X API did not delete every old stream rule: %s", answer["errors"])
-
-    @_explained("adding stream rules")
-    @with_retries
-    @transient_http_errors
-    def _add_rules(self, connection: StreamConnection, rules: list[tweepy.StreamRule]) -> None:
-        answer = connection.add_rules(rules).json()
-        if answer.get("errors"):
-            problems = "; ".join(f"{e.get('title', 'error')}: {e.get('value', '')}" for e in answer["errors"])
-            raise SourceError(f"X API refused the stream rules: {problems}")
+        tag = rule_tag(self.run_id)
+        rules = build_stream_rules(track, tag=tag, max_len=self.rule_max_len, max_rules=self.max_rules)
+        subscription = self.hub().subscribe(tag, rules, max_rules=self.max_rules, queue_size=self.queue_size)
+        self._subscriptions.append(subscription)
+        return subscription.lines()
 
     # health and shutdown
 
@@ -471,5 +508,7 @@ class XApiSource(TweetSource):
         self._stream_connection(on_line=None, timeout=self.check_timeout).get_rules()
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.stop()
+        """End this source's streams and delete their rules (the connection closes with the last run)."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for release in [subscription.hub.unsubscribe(subscription) for subscription in subscriptions]:
+            release.join()

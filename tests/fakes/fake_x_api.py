@@ -4,21 +4,34 @@
   in that order, in pages of ``max_results`` with ``next_token`` paging and the ``includes``
   (users, places) the requested ``expansions`` call for. The query is recorded, not evaluated:
   every query gets the same recordings.
-- ``GET/POST /2/tweets/search/stream/rules``: rules kept in memory (``add``, ``delete`` by ids),
-  with the API's length and count limits; every change asked for is recorded.
-- ``GET /2/tweets/search/stream``: a chunked response of the lines of
-  streaming_output_with_error.jsonl (its truncated line included), ``\\r\\n`` keep-alives
-  between them and after them until the client goes. Like the live stream, lines are not
-  sent again on reconnection: a new connection carries on where the last one stopped.
+- ``GET/POST /2/tweets/search/stream/rules``: tagged rules kept in memory (``add``, ``delete`` by
+  ids) with the pay-per-use plan's limits (1,000 rules of at most 1,024 characters; a value
+  already there is a ``DuplicateRule``); every change asked for is recorded. Past
+  ``rule_changes_per_window`` changes (POSTs) in ``rate_window`` seconds: 429 until the window moves.
+- ``GET /2/tweets/search/stream``: ONE connection at a time (a second one gets 429 with the API's
+  ``TooManyConnections`` problem), ``connects_per_window`` connects per window. A chunked
+  response of the posts of the timeline (streaming_output_with_error.jsonl, its truncated line
+  included, then whatever ``publish`` adds), ``\\r\\n`` keep-alives between them and after them
+  until the client goes. Like the live stream, a post is not sent again on reconnection: a new
+  connection carries on where the last one stopped.
+- What the fake evaluates: each post goes out with ``matching_rules`` listing the id and tag of
+  every current rule it matches, and a post matching none is not sent (``skipped`` counts it).
+  A rule is clauses joined by `` OR ``; a clause matches when each of its keywords (quoted or
+  not; parentheses dropped; operators such as ``has:images`` and negations ignored), split into
+  words as the track matcher does, is a word of the post's text (case-insensitive, so ``#dogs``
+  gives ``dogs``). A line the fake cannot read (the recording's truncated one) goes out as
+  recorded. ``sent_lines`` holds exactly the bytes of every line sent.
 - Faults on demand: 429 with ``x-rate-limit-reset`` for the next N requests, a stream
   connection dropped after K lines, requests left hanging for a while. Every request needs ``Authorization: Bearer <token>``.
 
     with FakeXApi(token="t") as api:
         source = XApiSource.from_config({"X_BEARER_TOKEN": "t", "X_API_BASE_URL": api.base_url})
 """
+import collections
 import itertools
 import json
 import math
+import re
 import socket
 import threading
 import time
@@ -100,21 +113,71 @@ class _Faults:
     stall_for: float = 0.0
 
 
+_CLAUSE_SEPARATOR = re.compile(r"\s+OR\s+")
+_TERM = re.compile(r'"((?:[^"\\]|\\.)*)"|([^\s"]+)')
+_WORD = re.compile(r"\w+")
+_MATCHING_RULES = re.compile(rb'"matching_rules":\s*\[[^\]]*\]')
+TOO_MANY_CONNECTIONS = {
+    "title": "ConnectionException",
+    "detail": "This stream is currently at the maximum allowed connection limit.",
+    "connection_issue": "TooManyConnections",
+    "type": "https://api.twitter.com/2/problems/streaming-connection",
+}
+
+
+def words_of(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
+
+
+def rule_matches(value: str, words: set[str]) -> bool:
+    """The fake's reading of a rule (see the module's text) against the words of a post."""
+    for clause in _CLAUSE_SEPARATOR.split(value):
+        keywords: list[str] = []
+        for quoted, bare in _TERM.findall(clause.replace("(", " ").replace(")", " ")):
+            if bare and (":" in bare or bare.startswith("-")):
+                continue  # an operator: not evaluated
+            keywords.extend(_WORD.findall((quoted or bare).casefold()))
+        if keywords and all(keyword in words for keyword in keywords):
+            return True
+    return False
+
+
+def with_matching_rules(line: bytes, matching: list[dict]) -> bytes:
+    """The recorded line with its ``matching_rules`` replaced, every other byte as recorded."""
+    value = b'"matching_rules": ' + json.dumps(matching).encode()
+    if _MATCHING_RULES.search(line):
+        return _MATCHING_RULES.sub(lambda _: value, line, count=1)
+    end = line.rstrip().rfind(b"}")
+    return line[:end] + b", " + value + line[end:]
+
+
 @dataclass
 class FakeXApi:
     token: str = "fake-bearer-token"
-    rule_max_len: int = 512
-    max_rules: int = 25
+    rule_max_len: int = 1024
+    max_rules: int = 1000
+    rule_changes_per_window: int = 100
+    connects_per_window: int = 50
+    rate_window: float = 900.0
     keep_alive_interval: float = 0.05
     corpus: RecordedCorpus = field(default_factory=RecordedCorpus)
+    #: the posts the stream goes through, in order; None: the recorded stream lines
+    timeline: Optional[list[bytes]] = None
 
     def __post_init__(self):
         self.requests: list[RecordedRequest] = []
         self.rules: dict[str, dict] = {}
         self.rule_changes: list[dict] = []
         self.rate_limit_resets: list[int] = []
-        self.stream_connections = 0
+        self.stream_connections = 0  # connections served (200)
+        self.open_connections = 0
         self.stream_position = 0
+        self.sent_lines: list[bytes] = []
+        self.skipped = 0  # posts no rule matched, not sent
+        if self.timeline is None:
+            self.timeline = list(self.corpus.stream_lines)
+        self._change_times: collections.deque[float] = collections.deque()
+        self._connect_times: collections.deque[float] = collections.deque()
         self._faults = _Faults()
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
         self._lock = threading.Lock()
@@ -172,8 +235,17 @@ class FakeXApi:
             self._faults.stalled_requests = count
             self._faults.stall_for = seconds
 
+    def publish(self, *lines: bytes) -> None:
+        """More posts for the stream, after those of the timeline."""
+        with self._lock:
+            self.timeline.extend(lines)
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
+
+    def rules_tagged(self, tag: str) -> list[dict]:
+        with self._lock:
+            return [rule for rule in self.rules.values() if rule.get("tag") == tag]
 
     # request handling (on the server's threads)
 
@@ -245,14 +317,29 @@ class FakeXApi:
         meta = {"sent": _now_iso(), "result_count": len(rules)}
         return 200, ({"data": rules, "meta": meta} if rules else {"meta": meta})
 
-    def change_rules(self, body: Optional[dict]) -> tuple[int, dict]:
+    def _over_window(self, times: collections.deque, limit: int) -> Optional[int]:
+        """None when one more request fits in the window (and then it is counted), else the reset time."""
+        now = time.time()
+        while times and now - times[0] >= self.rate_window:
+            times.popleft()
+        if len(times) >= limit:
+            reset = math.ceil(times[0] + self.rate_window)
+            self.rate_limit_resets.append(reset)
+            return reset
+        times.append(now)
+        return None
+
+    def change_rules(self, body: Optional[dict]) -> tuple[int, dict, Optional[int]]:
         if not isinstance(body, dict) or not ({"add", "delete"} & body.keys()):
-            return 400, _problem("Invalid Request", "One or more parameters to your request was invalid.")
+            return 400, _problem("Invalid Request", "One or more parameters to your request was invalid."), None
         with self._lock:
+            reset = self._over_window(self._change_times, self.rule_changes_per_window)
+            if reset is not None:
+                return 429, _too_many_requests(), reset
             self.rule_changes.append(body)
             if "delete" in body:
-                return 200, self._delete_rules(body["delete"].get("ids", []))
-            return 201, self._add_rules(body["add"])
+                return 200, self._delete_rules(body["delete"].get("ids", [])), None
+            return 201, self._add_rules(body["add"]), None
 
     def _delete_rules(self, ids: list) -> dict:
         errors = [{"value": i, "details": ["Rule does not exist"], "title": "RuleNotFound",
@@ -291,11 +378,42 @@ class FakeXApi:
         return answer
 
     def next_stream_line(self) -> Optional[bytes]:
+        """The next post of the timeline that matches a current rule, as sent; None when none is left."""
         with self._lock:
-            if self.stream_position >= len(self.corpus.stream_lines):
-                return None
-            self.stream_position += 1
-            return self.corpus.stream_lines[self.stream_position - 1]
+            while self.stream_position < len(self.timeline):
+                line = self.timeline[self.stream_position]
+                self.stream_position += 1
+                try:
+                    text = json.loads(line)["data"]["text"]
+                except (ValueError, KeyError, TypeError):
+                    self.sent_lines.append(line)  # not a post the fake can read: as recorded
+                    return line
+                words = words_of(text)
+                matching = [{"id": rule["id"], "tag": rule.get("tag")}
+                            for rule in self.rules.values() if rule_matches(rule["value"], words)]
+                if not matching:
+                    self.skipped += 1
+                    continue
+                sent = with_matching_rules(line, matching)
+                self.sent_lines.append(sent)
+                return sent
+            return None
+
+    def open_stream(self) -> tuple[Optional[dict], Optional[int]]:
+        """Let a connection in: (None, None), or the 429 problem and reset time that refuse it."""
+        with self._lock:
+            if self.open_connections >= 1:
+                return TOO_MANY_CONNECTIONS, None
+            reset = self._over_window(self._connect_times, self.connects_per_window)
+            if reset is not None:
+                return _too_many_requests(), reset
+            self.open_connections += 1
+            self.stream_connections += 1
+            return None, None
+
+    def close_stream(self) -> None:
+        with self._lock:
+            self.open_connections -= 1
 
     def take_disconnect(self) -> Optional[int]:
         with self._lock:
@@ -306,6 +424,17 @@ class FakeXApi:
 def _problem(title: str, detail: str) -> dict:
     return {"errors": [{"message": detail}], "title": title, "detail": detail,
             "type": "https://api.twitter.com/2/problems/invalid-request"}
+
+
+def _too_many_requests() -> dict:
+    return {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+
+
+def _rate_limit_headers(limit: int, reset: Optional[int]) -> dict:
+    headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": "0"}
+    if reset is not None:
+        headers["x-rate-limit-reset"] = str(reset)
+    return headers
 
 
 def _rule_error(value: str, title: str, detail: str) -> dict:
@@ -345,18 +474,21 @@ class _Handler(BaseHTTPRequestHandler):
         reset = self.fake._take_rate_limit(request.path)
         if reset is not None:
             request.status = 429
-            return self._json(429, {"title": "Too Many Requests", "detail": "Too Many Requests",
-                                    "type": "about:blank", "status": 429},
-                              headers={"x-rate-limit-limit": "50", "x-rate-limit-remaining": "0",
-                                       "x-rate-limit-reset": str(reset)})
+            return self._json(429, _too_many_requests(), headers=_rate_limit_headers(50, reset))
         route = (self.command, request.path)
         if route == ("GET", "/2/tweets/search/recent"):
             request.status, answer = self.fake.search_page(request.params)
         elif route == ("GET", "/2/tweets/search/stream/rules"):
             request.status, answer = self.fake.rules_listing()
         elif route == ("POST", "/2/tweets/search/stream/rules"):
-            request.status, answer = self.fake.change_rules(body)
+            request.status, answer, reset = self.fake.change_rules(body)
+            if reset is not None:
+                return self._json(429, answer, headers=_rate_limit_headers(self.fake.rule_changes_per_window, reset))
         elif route == ("GET", "/2/tweets/search/stream"):
+            refused, reset = self.fake.open_stream()
+            if refused is not None:
+                request.status = 429
+                return self._json(429, refused, headers=_rate_limit_headers(self.fake.connects_per_window, reset))
             request.status = 200
             return self._stream()
         else:
@@ -374,9 +506,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _stream(self):
+        """Serve one stream connection, already counted open by ``open_stream``."""
         fake = self.fake
-        with fake._lock:
-            fake.stream_connections += 1
+        try:
+            self._stream_lines()
+        finally:
+            fake.close_stream()
+
+    def _stream_lines(self):
+        fake = self.fake
         drop_after = fake.take_disconnect()
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")

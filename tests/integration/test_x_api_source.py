@@ -24,6 +24,8 @@ STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
 SEARCH = "/2/tweets/search/recent"
 RECORDED_LINES = (SAMPLES / STREAM_FILE).read_bytes().splitlines()
+# every recorded post holds one of these words, so the fake sends them all, with our rules' tags
+EVERY_POST = ["dogs", "fury"]
 
 
 @pytest.fixture
@@ -131,12 +133,12 @@ def test_search_gives_up_when_rate_limited_past_the_retries(api, source_for):
 
 # --- stream -------------------------------------------------------------------
 
-def test_stream_yields_the_recorded_lines_as_bytes_skipping_keep_alives(api, source_for):
-    lines = source_for(run_id=1).stream(["brexit"])
+def test_stream_yields_the_lines_sent_as_bytes_skipping_keep_alives(api, source_for):
+    lines = source_for(run_id=1).stream(EVERY_POST)
 
     received = _take(lines, len(RECORDED_LINES))
 
-    assert received == RECORDED_LINES  # exactly the bytes sent, keep-alives (empty lines) left out
+    assert received == api.sent_lines  # exactly the bytes sent, keep-alives (empty lines) left out
     assert all(isinstance(line, bytes) for line in received)
     parsed = []
     for line in received:
@@ -145,16 +147,18 @@ def test_stream_yields_the_recorded_lines_as_bytes_skipping_keep_alives(api, sou
         except ValueError:
             parsed.append(None)
     assert sum(doc is not None for doc in parsed) == 7 and parsed[-1] is None  # the truncated line
-    assert all("matching_rules" in doc for doc in parsed if doc)
+    assert all(rule["tag"] == "tweetstream-run-1" for doc in parsed if doc for rule in doc["matching_rules"])
+    # the recorded posts, but for the rules that matched them
+    assert [doc["data"] for doc in parsed if doc] == [json.loads(line)["data"] for line in RECORDED_LINES[:-1]]
     (connection,) = api.requests_to(STREAM)
     assert connection.params["expansions"] == "author_id,geo.place_id,entities.mentions.username"
     assert "country_code" in connection.params["place.fields"]
 
 
-def test_stream_rules_fit_the_length_limit_and_replace_only_ours(api, source_for):
+def test_the_first_stream_adds_the_run_s_rules_deletes_our_leftovers_and_keeps_everybody_else_s(api, source_for):
     foreign = api.add_rule("cats has:images", tag="someone-else")
     untagged = api.add_rule("dogs")
-    old_ours = api.add_rule("old OR terms", tag="tweetstream-run-3")
+    old_ours = api.add_rule("old OR terms", tag="tweetstream-run-3")  # no run streams it: a crash left it
     track = ["justin bieber", "Selena", "taylor swift", "OR", "don't stop", "#nowplaying", "bieber", "selena"]
 
     source_for(run_id=7, X_RULE_MAX_LEN="40").stream(track)
@@ -182,12 +186,12 @@ def test_stream_refuses_track_terms_that_do_not_fit_the_rules(api, source_for):
 
 
 def test_stream_retries_a_429_after_the_reset(api, source_for):
-    lines = source_for(run_id=2).stream(["brexit"])
+    lines = source_for(run_id=2).stream(EVERY_POST)
     api.rate_limit_next(1, reset_in=1.0, path=STREAM)
 
     received = _take(lines, len(RECORDED_LINES))
 
-    assert received == RECORDED_LINES
+    assert received == api.sent_lines
     refused, served = api.requests_to(STREAM)
     assert (refused.status, served.status) == (429, 200)
     assert served.at >= api.rate_limit_resets[0] - 0.05
@@ -195,11 +199,11 @@ def test_stream_retries_a_429_after_the_reset(api, source_for):
 
 def test_stream_reconnects_after_a_disconnect_and_goes_on(api, source_for):
     api.disconnect_stream_after(3)
-    lines = source_for(run_id=3).stream(["brexit"])
+    lines = source_for(run_id=3).stream(EVERY_POST)
 
     received = _take(lines, len(RECORDED_LINES))
 
-    assert received == RECORDED_LINES
+    assert received == api.sent_lines and len(received) == len(RECORDED_LINES)
     assert api.stream_connections == 2
 
 
@@ -209,28 +213,31 @@ def test_a_slow_consumer_gets_every_line_in_order(api, monkeypatch):
     source.queue_size = 1
     received = []
 
-    for line in source.stream(["brexit"]):
+    for line in source.stream(EVERY_POST):
         received.append(line)
         time.sleep(0.02)  # the connection thread waits on the full queue meanwhile
         if len(received) == len(RECORDED_LINES):
             break
 
-    assert received == RECORDED_LINES
+    assert received == api.sent_lines
     source.close()
 
 
-def test_close_ends_the_stream_and_its_connection(api, source_for):
+def test_close_ends_the_stream_its_connection_and_its_rules(api, source_for):
     source = source_for(run_id=4)
-    lines = source.stream(["brexit"])
+    lines = source.stream(EVERY_POST)
     _take(lines, len(RECORDED_LINES))  # from now on only keep-alives come
+    assert api.rules_tagged("tweetstream-run-4") and api.open_connections == 1
 
     threading.Timer(0.2, source.close).start()
     started = time.monotonic()
     assert list(lines) == []  # the blocked consumer is released
     assert time.monotonic() - started < 2.0
-    (stream,) = list(source._streams)
-    stream.thread.join(timeout=2.0)
-    assert not stream.thread.is_alive()
+    deadline = time.monotonic() + 2.0
+    while (api.open_connections or api.rules) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (api.open_connections, api.rules) == (0, {})
+    assert not source.hub().streaming
 
 
 def test_stream_refused_for_a_bad_token_ends_with_a_source_error(api, source_for, caplog):
@@ -360,7 +367,7 @@ def test_stream_works_under_eventlet_monkey_patching(api):
         import itertools, sys
         from services.sources.x_api import XApiSource
         source = XApiSource.from_config({{"X_BEARER_TOKEN": {TOKEN!r}, "X_API_BASE_URL": {api.base_url!r}}})
-        lines = list(itertools.islice(source.stream(["brexit"]), {len(RECORDED_LINES)}))
+        lines = list(itertools.islice(source.stream({EVERY_POST!r}), {len(RECORDED_LINES)}))
         source.close()
         sys.stdout.write(str(len(lines)) + " " + str(sum(map(len, lines))))
     """)
@@ -369,4 +376,9 @@ def test_stream_works_under_eventlet_monkey_patching(api):
     done = subprocess.run([sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=30)
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"{len(RECORDED_LINES)} {sum(map(len, RECORDED_LINES))}"
+    assert done.stdout == f"{len(RECORDED_LINES)} {sum(map(len, api.sent_lines))}"
+    assert api.rules == {}  # close() deleted the run's rules
+    deadline = time.monotonic() + 2.0
+    while api.open_connections and time.monotonic() < deadline:  # the fake notices at its next keep-alive
+        time.sleep(0.02)
+    assert api.open_connections == 0
