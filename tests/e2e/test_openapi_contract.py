@@ -144,6 +144,8 @@ def test_real_answers_match_the_documented_schemas(fresh_system):
     check(system.get("/statistics/runs?status=active&limit=5"), 200)
     check(system.get("/statistics/runs?status=asleep"), 400)
     check(system.get("/statistics?owner=alice"), 200)
+    assert check(system.get("/api/me"), 200).json() == {"role": "admin", "name": None}   # an open gateway
+    assert check(system.get("/statistics/budget"), 200).json()["used"] == 0
     assert check(system.post("/stop"), 200).json()["run_id"] == active
 
     # views
