@@ -21,6 +21,9 @@ STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
 RECORDED = (SAMPLES / STREAM_FILE).read_bytes().splitlines()
 POSTS, TRUNCATED = RECORDED[:7], RECORDED[7]
+DISCONNECT_NOTICE = (b'{"errors": [{"title": "operational-disconnect", "disconnect_type": "UpstreamOperationalDisconnect", '
+                     b'"detail": "This stream has been disconnected upstream for operational reasons.", '
+                     b'"type": "https://api.twitter.com/2/problems/operational-disconnect"}]}')
 # the words of the recorded posts: "fury" is in post 0 only, "lubbock" in 4, "golden" in 6, "dogs" in 1 to 6
 GOLDEN_OR_LUBBOCK, DOGS = ["golden", "lubbock"], ["dogs"]
 
@@ -92,14 +95,15 @@ def test_two_runs_share_one_connection_and_each_gets_exactly_the_lines_carrying_
     golden = Reader(golden_source.stream(GOLDEN_OR_LUBBOCK))
     dogs = Reader(source_for(22).stream(DOGS))
 
-    api.publish(*POSTS, TRUNCATED)
+    api.publish(*POSTS, TRUNCATED, DISCONNECT_NOTICE)
 
-    dogs.wait_for(7)
-    golden.wait_for(3)
+    dogs.wait_for(8)
+    golden.wait_for(4)
     sent = api.sent_lines
-    assert len(sent) == 8 and tags_of(sent[0]) == {"someone-else"}
+    assert len(sent) == 9 and tags_of(sent[0]) == {"someone-else"}
     assert tags_of(sent[4]) == tags_of(sent[6]) == {"tweetstream-run-21", "tweetstream-run-22"}
-    assert golden.received == [sent[4], sent[6], TRUNCATED]  # a line nobody can read goes to every run
+    # a line nobody can read, and a message of the API, go to every run, as each run's own connection passed them on
+    assert golden.received == [sent[4], sent[6], TRUNCATED, DISCONNECT_NOTICE]
     assert dogs.received == sent[1:]
     assert api.stream_connections == 1 and len(api.requests_to(STREAM)) == 1
     assert golden_source.hub().dropped == 1  # post 0: no tag of an active run
