@@ -32,7 +32,8 @@ class NamedUsersSystem(System):
 def system(db_uri, amqp_uri, tmp_path_factory):
     env = {"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(SAMPLES), "BATCH_MAX_WAIT": "0.2",
            "TAKEOVER_AFTER_SECONDS": "5", "LOG_LEVEL": "INFO",
-           "API_TOKENS": ",".join(f"{token}:operator:{name}" for token, name in TOKENS.items())}
+           "API_TOKENS": ",".join([*(f"{token}:operator:{name}" for token, name in TOKENS.items()),
+                                   "t-root:admin:root", "t-vic:viewer:vic"])}
     running = NamedUsersSystem(env, tmp_path_factory.mktemp("side-by-side-logs"))
     try:
         running.start_all()
@@ -119,3 +120,19 @@ def test_kill_9_of_the_launcher_holding_two_runs_has_both_taken_over_and_changes
                 system.signal(key, signal.SIGTERM)
         system.start("launcher")
         system.wait_ready()
+
+
+def test_over_http_an_operator_stops_their_own_run_not_anothers_an_admin_any_and_a_viewer_launches_none(system, engine):
+    def as_(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    empty_store(engine)
+    anns, bens = launch(system, "t-ann", rate=5), launch(system, "t-ben", rate=5)
+    refused = system.post("/stop", {"run_id": bens}, headers=as_("t-ann"))
+    assert refused.status_code == 403 and f"run {bens} belongs to ben" in refused.json()["error"]
+    assert system.post("/stop", headers=as_("t-ann")).json()["run_id"] == anns      # ann's only run
+    assert system.post("/launch", {"track": ["x"]}, headers=as_("t-vic")).status_code == 403
+    assert system.get("/api/me", headers=as_("t-vic")).json() == {"role": "viewer", "name": "vic"}
+    listed = system.get("/statistics/runs?owner=ben", headers=as_("t-vic")).json()
+    assert [(run["run_id"], run["owner"], run["status"]) for run in listed] == [(bens, "ben", "active")]
+    assert system.post("/stop", {"run_id": bens}, headers=as_("t-root")).json()["status"] == "stopped"
