@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from services.storage.database import make_engine
 from services.storage.schema import metadata
-from tests.system import ROOT, SAMPLES, System
+from tests.system import ROOT, SAMPLES, running_system, system_env
 
 
 def pytest_collection_modifyitems(config, items):
@@ -123,14 +123,8 @@ def nameko_config(db_uri, amqp_uri):
 @pytest.fixture(scope="module")
 def system(db_uri, amqp_uri, tmp_path_factory):
     """Every service as a real process; stopped at the end of the module."""
-    env = {"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(SAMPLES), "BATCH_MAX_WAIT": "0.2",
-           "TAKEOVER_AFTER_SECONDS": "5", "LOG_LEVEL": "INFO"}
-    running = System(env, tmp_path_factory.mktemp("system-logs"))
-    try:
-        running.start_all()
+    with running_system(system_env(db_uri, amqp_uri), tmp_path_factory.mktemp("system-logs")) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture

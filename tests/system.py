@@ -3,6 +3,7 @@
 Each test session gets its own PostgreSQL database and RabbitMQ vhost (see conftest),
 so tests never touch the developer's data and clean up after themselves.
 """
+import contextlib
 import time
 from pathlib import Path
 
@@ -11,10 +12,28 @@ import requests
 from services.settings import config_loader
 from tools.processes import ServiceProcesses, free_port
 
-__all__ = ["ROOT", "SAMPLES", "System", "free_port", "nameko_config_loader"]
+__all__ = ["ROOT", "SAMPLES", "System", "free_port", "nameko_config_loader", "running_system", "system_env"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "x-api-samples"
+
+
+def system_env(db_uri: str, amqp_uri: str, **settings) -> dict:
+    """The environment the tests' service processes run with: this session's database and vhost,
+    the recorded samples, short batch waits and takeovers; ``settings`` add or override."""
+    return {"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(SAMPLES), "BATCH_MAX_WAIT": "0.2",
+            "TAKEOVER_AFTER_SECONDS": "5", "LOG_LEVEL": "INFO", **settings}
+
+
+@contextlib.contextmanager
+def running_system(env: dict, log_dir, system_class=None):
+    """Every service as a real process for the block, stopped after it."""
+    running = (system_class or System)(env, log_dir)
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
 
 
 def nameko_config_loader():

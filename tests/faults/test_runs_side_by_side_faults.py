@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.faults.conftest import empty_store, figures, wait_committed, wait_done
-from tests.system import SAMPLES, System
+from tests.system import System, running_system, system_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -30,16 +30,11 @@ class NamedUsersSystem(System):
 
 @pytest.fixture(scope="module")
 def system(db_uri, amqp_uri, tmp_path_factory):
-    env = {"DB_URI": db_uri, "AMQP_URI": amqp_uri, "REPLAY_DIR": str(SAMPLES), "BATCH_MAX_WAIT": "0.2",
-           "TAKEOVER_AFTER_SECONDS": "5", "LOG_LEVEL": "INFO",
-           "API_TOKENS": ",".join([*(f"{token}:operator:{name}" for token, name in TOKENS.items()),
-                                   "t-root:admin:root", "t-vic:viewer:vic"])}
-    running = NamedUsersSystem(env, tmp_path_factory.mktemp("side-by-side-logs"))
-    try:
-        running.start_all()
+    tokens = ",".join([*(f"{token}:operator:{name}" for token, name in TOKENS.items()), "t-root:admin:root",
+                       "t-vic:viewer:vic"])
+    with running_system(system_env(db_uri, amqp_uri, API_TOKENS=tokens), tmp_path_factory.mktemp("side-by-side-logs"),
+                        NamedUsersSystem) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def launch(system, token: str, rate: float) -> int:
