@@ -55,7 +55,7 @@ def test_failed_batches_are_counted_with_the_first_cause_unless_the_run_failed_i
         assert (figures["failed_batches"], figures["failed_items"], figures["error"]) == (2, 200, "first")
         conn.execute(text("UPDATE runs SET error = 'the source failed' WHERE id = :run"), {"run": run_id})
         assert runs.run_figures(conn, run_id)["error"] == "the source failed"
-        listed = {r["run_id"]: r for r in runs.all_run_figures(conn)}
+        listed = {r["run_id"]: r for r in runs.list_run_figures(conn)}
     assert listed[run_id]["failed_batches"] == 2
 
 
