@@ -265,6 +265,8 @@ def full_report() -> dict:
     load = {"rps": 2_000.0, "failed": 0, "cores_used": {"gateway": 0.9}}
     report = {
         "ingest": phase(), "ingest_batch1": phase(received=5_000, tweets_per_s=400.0),
+        "ingest_concurrent": phase(tweets=200_000, tweets_per_s=23_000.0, run_ids=[3, 4, 5, 6],
+                                   runs={str(n): {"tweets": 50_000} for n in (3, 4, 5, 6)}),
         "limits": {"orjson_loads": {"tweets_per_s": 90_000.0}, "filter_prepare": {"tweets_per_s": 97_000.0},
                    "store": {"tweets_per_s": None, "stored_tweets_per_s": None, "transactions": 0,
                              "problems": ["stored 0 of 10 tweets"]},
@@ -272,11 +274,13 @@ def full_report() -> dict:
                    "copy_tweets_only": {"rows_per_s": 180_000.0}},
         "views": {"/statistics": view(1.2), "/api/v1/users": view(None, failures=200)},
         "statistics_uncached_view": view(6.0),
+        "statistics_many_runs": {"10": dict(view(6.0), runs_in_table=10, rounds=4),
+                                 "1000": dict(view(7.5), runs_in_table=1_000, rounds=4)},
         "throughput": {"statistics": dict(load, rpc_calls=80), "statistics_uncached": dict(load, rpc_calls=9_000),
                        "bare_http": dict(load, rps=3_000.0)},
         "tweets_loaded": 0, "bulk": {"seconds": 0}, "tweets_in_database": 205_000,
         "machine": {"python_loop_10m_s": 0.3},
-        "cpu_stolen": {"ingest": 0.0, "ingest_batch1": 0.0, "views": 0.0, "throughput": 0.0},
+        "cpu_stolen": {"ingest": 0.0, "ingest_concurrent": 0.0, "ingest_batch1": 0.0, "views": 0.0, "throughput": 0.0},
         "peak_rss_mb": {"gateway": 80.0, "filter": 200.0, "gateway-uncached": 81.0},
         "contention": {"before_ingest": {"loadavg_1m": 0.2, "other_nameko_processes": 0}},
     }
