@@ -39,11 +39,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A page of its own; whatever it loaded must have kept to the gateway's Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(20_000)
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
     yield page
     context.close()
+    assert refused == [], f"the page broke the gateway's Content-Security-Policy: {refused}"
 
 
 def save_screenshot(page, tmp_path: Path, name: str) -> Path:
@@ -76,7 +81,10 @@ def test_a_run_started_and_stopped_from_the_page(fresh_system, page, tmp_path):
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
 
-    page.goto(system.base_url + "/")
+    loaded = page.goto(system.base_url + "/")
+    policy = loaded.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert loaded.headers["x-content-type-options"] == "nosniff" and loaded.headers["referrer-policy"] == "no-referrer"
     expect(page.locator("#run-status")).to_have_text("No run yet")
     expect(page.locator("#health-badge")).to_have_text("healthy")
     expect(page.locator("#health-checks li")).to_have_count(4)   # database, broker, source; the pipeline report

@@ -233,3 +233,16 @@ def test_tokens_from_a_file_are_masked_in_logs(tmp_path):
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "caller sent %s", ("file-only-token-4711",), None)
     RedactSecrets().filter(record)
     assert "file-only-token-4711" not in record.getMessage()
+
+
+def test_every_answer_carries_the_security_headers_whatever_its_status():
+    from services.gateway.http import SECURITY_HEADERS
+
+    gateway = FakeGateway(TokenTable({"adm": ADMIN, "view": VIEWER}))
+    answers = [call(gateway, "launch", "POST"), call(gateway, "launch", "POST", "view"),
+               call(gateway, "launch", "POST", "adm"), call(gateway, "health", "GET")]
+    assert [status for status, _, _ in answers] == [401, 403, 200, 200]
+    for _, _, headers in answers:
+        assert {name: headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy and "frame-ancestors 'none'" in policy
