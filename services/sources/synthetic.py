@@ -221,8 +221,10 @@ class _SeedTables:
 
 
 # A launch builds its source twice (to check the options, then to stream), with the same seed:
-# the second build, 0.3 s of the launcher's time, was inside the run.
-@functools.lru_cache(maxsize=2)
+# the second build, 0.3 s of the launcher's time, was inside the run. Runs stream side by side, each
+# with its own seed: room for MAX_ACTIVE_RUNS' default (10) and two launches being checked, so that
+# one run's launch never evicts another's tables (about 19 MB a seed).
+@functools.lru_cache(maxsize=12)
 def _seed_tables(seed: int, users: int) -> _SeedTables:
     rng = random.Random(seed)
     tags = list(POPULATE_TAGS) + list(EXTRA_TAGS)
