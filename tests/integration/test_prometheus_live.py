@@ -13,9 +13,7 @@ failures and 5xx answers) and malformed requests (4xx).
 """
 from __future__ import annotations
 
-import json
 import math
-import re
 import shutil
 import signal
 import subprocess
@@ -29,39 +27,17 @@ import yaml
 from sqlalchemy import text
 
 from services.storage.schema import metadata
-from tests.system import ROOT, free_port
+from tests.system import free_port
+from tests.unit.deployment_files import (
+    TIME_FROM, TIME_TO, dashboard_targets, promql_for_prometheus, sql_for_postgres,
+)
 
 pytestmark = pytest.mark.integration
-
-DASHBOARD_FILES = sorted((ROOT / "compose" / "grafana" / "dashboards").glob("*.json"))
-
-# Grafana's variables, replaced by values that fit a 1 s scrape interval and a short test.
-GRAFANA_VARIABLES = {"$__rate_interval": "30s", "$__interval": "5s", "$__range": "5m"}
-# The SQL panels are run as if the dashboard's time range were the last hour.
-TIME_FROM, TIME_TO = "now() - interval '1 hour'", "now()"
 
 SCRAPE_INTERVAL_SECONDS = 1
 
 
 # --------------------------------------------------------------------------- the dashboards
-
-def all_panels(dashboard: dict):
-    """Every panel, including those nested in collapsed rows."""
-    for panel in dashboard.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
-
-
-def dashboard_targets(kind: str) -> list[tuple[str, str, str, str]]:
-    """(dashboard file, panel title, refId, query) for every target with a `kind` query (expr, rawSql)."""
-    found = []
-    for path in DASHBOARD_FILES:
-        for panel in all_panels(json.loads(path.read_text())):
-            for target in panel.get("targets", []):
-                if (target.get(kind) or "").strip():
-                    found.append((path.name, panel["title"], target.get("refId", "A"), target[kind]))
-    return found
-
 
 PROMQL_TARGETS = dashboard_targets("expr")
 SQL_TARGETS = dashboard_targets("rawSql")
@@ -70,36 +46,6 @@ SQL_TARGETS = dashboard_targets("rawSql")
 def target_id(target) -> str:
     name, title, ref_id, _ = target
     return f"{name}:{title}:{ref_id}"
-
-
-def promql_for_prometheus(expr: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    assert "$" not in expr, f"a Grafana variable this test does not replace: {expr}"
-    return expr
-
-
-def _seconds(interval: str) -> int:
-    number, unit = re.fullmatch(r"\s*'?(\d+)([smhd])'?\s*", interval).groups()
-    return int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-
-
-def _time_bucket(column: str, interval: str) -> str:
-    seconds = _seconds(interval)
-    return f"to_timestamp(floor(extract(epoch FROM {column}) / {seconds}) * {seconds})"
-
-
-def sql_for_postgres(sql: str) -> str:
-    """Grafana's PostgreSQL macros expanded as Grafana does, for a last-hour time range."""
-    sql = re.sub(r"\$__timeFilter\(\s*([\w.]+)\s*\)", rf"\1 BETWEEN {TIME_FROM} AND {TIME_TO}", sql)
-    sql = re.sub(r"\$__timeFrom\(\s*\)", TIME_FROM, sql)
-    sql = re.sub(r"\$__timeTo\(\s*\)", TIME_TO, sql)
-    sql = re.sub(r"\$__timeGroupAlias\(\s*([\w.]+)\s*,\s*([^)]+?)\s*\)",
-                 lambda m: _time_bucket(m.group(1), m.group(2)) + ' AS "time"', sql)
-    sql = re.sub(r"\$__timeGroup\(\s*([\w.]+)\s*,\s*([^)]+?)\s*\)",
-                 lambda m: _time_bucket(m.group(1), m.group(2)), sql)
-    assert "$__" not in sql, f"a Grafana macro this test does not expand: {sql}"
-    return sql
 
 
 def test_macro_expansion():

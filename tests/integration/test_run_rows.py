@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from services.storage import runs
 from services.storage.schema import metadata
+from tests.unit.deployment_files import dashboard_targets, sql_for_postgres
 
 
 EPOCH = datetime(2024, 1, 1, 10, tzinfo=timezone.utc)
@@ -60,6 +61,11 @@ def test_runs_side_by_side_count_the_time_they_share_once(clean_db):
     assert alice == {"amount": 34, "speed": 3.4, "elapsed_time": 10}
     assert bob == {"amount": 38, "speed": round(38 / 14, 3), "elapsed_time": 14}
     assert nobody == {"amount": 0, "speed": 0.0, "elapsed_time": 0}
+    # Grafana's Statistics dashboard says the same
+    panels = {title: sql for name, title, _, sql in dashboard_targets("rawSql") if name == "statistics.json"}
+    with clean_db.connect() as conn:
+        assert conn.exec_driver_sql(sql_for_postgres(panels["Elapsed time"])).scalar_one() == 19
+        assert round(conn.exec_driver_sql(sql_for_postgres(panels["Speed"])).scalar_one(), 3) == overall["speed"]
 
 
 def union_seconds(intervals) -> float:

@@ -1,6 +1,8 @@
 """Shared by the static checks of the deployment files: where they are, and how to read and run them."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -28,3 +30,61 @@ def run(command: list[str]) -> subprocess.CompletedProcess:
 
 def compose_services() -> dict:
     return load_yaml(COMPOSE_FILE)["services"]
+
+
+# -- the dashboards' queries, as Grafana would send them --------------------------------------------
+
+# Grafana's variables, replaced by values that fit a 1 s scrape interval and a short test.
+GRAFANA_VARIABLES = {"$__rate_interval": "30s", "$__interval": "5s", "$__range": "5m"}
+# The SQL panels are run as if the dashboard's time range were the last hour.
+TIME_FROM, TIME_TO = "now() - interval '1 hour'", "now()"
+
+
+def all_panels(dashboard: dict):
+    """Every panel, including those nested in collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def dashboard_targets(kind: str) -> list[tuple[str, str, str, str]]:
+    """(dashboard file, panel title, refId, query) for every target with a `kind` query (expr, rawSql)."""
+    found = []
+    for path in DASHBOARD_FILES:
+        for panel in all_panels(json.loads(path.read_text())):
+            for target in panel.get("targets", []):
+                if (target.get(kind) or "").strip():
+                    found.append((path.name, panel["title"], target.get("refId", "A"), target[kind]))
+    return found
+
+
+
+
+def promql_for_prometheus(expr: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    assert "$" not in expr, f"a Grafana variable this test does not replace: {expr}"
+    return expr
+
+
+def _seconds(interval: str) -> int:
+    number, unit = re.fullmatch(r"\s*'?(\d+)([smhd])'?\s*", interval).groups()
+    return int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _time_bucket(column: str, interval: str) -> str:
+    seconds = _seconds(interval)
+    return f"to_timestamp(floor(extract(epoch FROM {column}) / {seconds}) * {seconds})"
+
+
+def sql_for_postgres(sql: str) -> str:
+    """Grafana's PostgreSQL macros expanded as Grafana does, for a last-hour time range."""
+    sql = re.sub(r"\$__timeFilter\(\s*([\w.]+)\s*\)", rf"\1 BETWEEN {TIME_FROM} AND {TIME_TO}", sql)
+    sql = re.sub(r"\$__timeFrom\(\s*\)", TIME_FROM, sql)
+    sql = re.sub(r"\$__timeTo\(\s*\)", TIME_TO, sql)
+    sql = re.sub(r"\$__timeGroupAlias\(\s*([\w.]+)\s*,\s*([^)]+?)\s*\)",
+                 lambda m: _time_bucket(m.group(1), m.group(2)) + ' AS "time"', sql)
+    sql = re.sub(r"\$__timeGroup\(\s*([\w.]+)\s*,\s*([^)]+?)\s*\)",
+                 lambda m: _time_bucket(m.group(1), m.group(2)), sql)
+    assert "$__" not in sql, f"a Grafana macro this test does not expand: {sql}"
+    return sql
