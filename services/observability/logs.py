@@ -60,7 +60,7 @@ class JsonFormatter(logging.Formatter):
 
 # scheme://user:PASSWORD@host -- the user part stops at ':' '/' '@', the password at '@'.
 _URI_PASSWORD = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-_SECRET_ENV_VARS = ("X_BEARER_TOKEN", "DB_PASSWORD", "POSTGRES_PASSWORD")
+_SECRET_ENV_VARS = ("X_BEARER_TOKEN", "DB_PASSWORD", "POSTGRES_PASSWORD", "DB_READER_PASSWORD")
 MASK = "***"
 
 

@@ -13,7 +13,7 @@ from services.storage.database import Database
 class StatisticsService:
     name = "statistics"
 
-    db = Database(pool_size=4)
+    db = Database(pool_size=4, reads_only=True)   # as tweetstream_reader where DB_READER_URI says so
     config = Config()
     metrics = MetricsServer()
     entrypoint_metrics = EntrypointMetrics()

@@ -32,6 +32,11 @@ def db_uri(config: dict | None = None) -> str:
     return str(setting(config or {}, "DB_URI"))
 
 
+def reader_uri(config: dict | None = None) -> str:
+    """Where what only reads connects: DB_READER_URI (as tweetstream_reader), else DB_URI."""
+    return str(setting(config or {}, "DB_READER_URI") or db_uri(config))
+
+
 def probe(uri: str, timeout: float) -> None:
     """SELECT 1 on a fresh connection (a pooled one could be a dead one), under a statement timeout."""
     make_green()
@@ -113,14 +118,17 @@ class Database(DependencyProvider):
 
     engine_options: dict = {}   # make_engine's keywords
 
-    def __init__(self, pool_size: int | None = None):
+    def __init__(self, pool_size: int | None = None, *, reads_only: bool = False):
+        """``reads_only``: the service only reads, so it connects as the read-only role (DB_READER_URI)."""
         self.pool_size = pool_size
+        self.reads_only = reads_only
         self.engine: Engine | None = None
 
     def setup(self):
         config = self.container.config
         size = self.pool_size or int(setting(config, "max_workers"))
-        self.engine = make_engine(db_uri(config), pool_size=size, **self.engine_options)
+        uri = reader_uri(config) if self.reads_only else db_uri(config)
+        self.engine = make_engine(uri, pool_size=size, **self.engine_options)
 
     def stop(self):
         if self.engine is not None:
@@ -156,6 +164,9 @@ class ReadOnlyDatabase(Database):
     that answer with reads (each a single statement, or statements that need no common snapshot)."""
 
     engine_options = {"pre_ping": False, "autocommit": True}
+
+    def __init__(self, pool_size: int | None = None):
+        super().__init__(pool_size, reads_only=True)
 
     def setup(self):
         super().setup()

@@ -75,7 +75,12 @@ def test_infrastructure_services():
     assert "pgdata" in load_yaml(COMPOSE_FILE)["volumes"]
     migrate = services["migrate"]
     assert migrate["restart"] == "no"
-    assert migrate["command"] == ["alembic", "-c", "migrations/alembic.ini", "upgrade", "head"]
+    assert migrate["command"] == ["sh", "-c", "alembic -c migrations/alembic.ini upgrade head && python migrations/reader_login.py"]
+    assert (ROOT / "migrations" / "reader_login.py").exists()
+    # Grafana and what only reads log in as the read-only role, never as the superuser
+    grafana = services["grafana"]["environment"]
+    assert grafana["GRAFANA_DB_USER"] == "tweetstream_reader"
+    assert services["gateway"]["environment"]["DB_READER_URI"].startswith("postgresql://tweetstream_reader:")
     assert any(p.split(":")[0] == "8080" for p in services["haproxy"]["ports"])
     assert any(p.split(":")[0].split("-")[0] == "8004" for p in services["gateway"]["ports"])
     assert services["prometheus"]["image"].startswith("prom/prometheus")
