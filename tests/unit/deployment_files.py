@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,15 @@ def load_yaml(path: Path):
 
 def run(command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose`, else the older `docker-compose`; None when neither is installed."""
+    docker = shutil.which("docker")
+    if docker and run([docker, "compose", "version"]).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
 
 
 def compose_services() -> dict:

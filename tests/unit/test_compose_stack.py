@@ -17,19 +17,12 @@ from tests.unit.deployment_files import (
     ROOT,
     SCALED_SERVICES,
     compose_services,
+    compose_command,
     load_yaml,
     run,
 )
 
 # --------------------------------------------------------------------------- docker compose
-
-def compose_command() -> list[str] | None:
-    docker = shutil.which("docker")
-    if docker and run([docker, "compose", "version"]).returncode == 0:
-        return [docker, "compose"]
-    legacy = shutil.which("docker-compose")
-    return [legacy] if legacy else None
-
 
 def test_docker_compose_accepts_the_file():
     command = compose_command()
