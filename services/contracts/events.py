@@ -15,6 +15,26 @@ BATCH_SOURCE = "launcher"
 BATCH_EVENT = "tweet_batch"
 BATCH_HANDLER = ("filter", "handle_batch")
 
+# The batch's version, in its header as "v". During a rolling upgrade launchers and filters of two
+# versions run side by side: a filter reads every version up to its own (1: the header without "v",
+# as launchers wrote it before there was one), and refuses a newer one by name; the batch is kept
+# as failed, and retried (POST /statistics/runs/{id}/retry) once every filter is upgraded.
+BATCH_VERSION = 2
+
+
+class NewerBatchVersion(ValueError):
+    """A batch written by a newer launcher than this filter can read."""
+
+
+def check_batch_version(batch: dict) -> None:
+    version = batch.get("v", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NewerBatchVersion(f"batch version {version!r} is not a version this filter knows (1 to {BATCH_VERSION})")
+    if version > BATCH_VERSION:
+        raise NewerBatchVersion(f"batch version {version} was written by a newer launcher; this filter reads "
+                                f"versions 1 to {BATCH_VERSION}: retry the run's failed batches once every "
+                                "filter is upgraded")
+
 
 def batch_queue(config: dict) -> Queue:
     service, method = BATCH_HANDLER

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from services.contracts.events import check_batch_version
 from services.observability.metrics import (
     BATCH_SECONDS,
     BATCHES,
@@ -61,6 +62,7 @@ class PreparedBatch:
 def prepare(batch: dict, pause=None) -> PreparedBatch:
     """Parse and match one batch. ``pause()`` is called between slices of it: a green thread
     parsing 500 tweets in one go would keep the group committer's round trips waiting."""
+    check_batch_version(batch)   # a newer launcher's batch: refused by name, kept as failed
     parsed = ParsedBatch()
     items = batch["items"]
     # matched while read: a tweet that does not match is counted, and neither it nor its

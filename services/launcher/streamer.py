@@ -15,7 +15,7 @@ import uuid
 import eventlet
 from nameko.extensions import DependencyProvider
 
-from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, batch_dispatcher, declare_batch_queue
+from services.contracts.events import BATCH_EVENT, BATCH_SOURCE, BATCH_VERSION, batch_dispatcher, declare_batch_queue
 from services.contracts.wire import RawLines
 from services.launcher.batching import batches
 from services.observability.metrics import ACTIVE_RUNS, BROKER_ERRORS, RUN_TWEETS_DISPATCHED, X_POSTS_READ
@@ -153,7 +153,7 @@ class RunStreamer(DependencyProvider):
                     return runs.announce_batch(conn, run_id, self.owner, start, end)
             if not retry_transient(write_ahead):
                 return False
-        payload = {"run_id": run_id, "start": start, "end": end, "source": run["source"],
+        payload = {"v": BATCH_VERSION, "run_id": run_id, "start": start, "end": end, "source": run["source"],
                    "track": run["track"], "items": RawLines(items)}
         delay = 0.2
         while True:
