@@ -34,9 +34,9 @@ def all_targets():
                 yield path.name, panel["title"], target
 
 
-def test_the_three_dashboards_exist():
+def test_the_four_dashboards_exist():
     titles = {json.loads(p.read_text())["title"] for p in DASHBOARD_FILES}
-    assert titles == {"Pipeline", "HTTP", "Statistics"}
+    assert titles == {"Pipeline", "HTTP", "Statistics", "Logs"}
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
