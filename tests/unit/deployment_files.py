@@ -57,12 +57,18 @@ def all_panels(dashboard: dict):
         yield from panel.get("panels", [])
 
 
+# The data source each kind of query is sent to: Loki's LogQL is in `expr` too, and is not PromQL.
+QUERY_DATASOURCE = {"expr": "prometheus", "rawSql": "postgres"}
+
+
 def dashboard_targets(kind: str) -> list[tuple[str, str, str, str]]:
-    """(dashboard file, panel title, refId, query) for every target with a `kind` query (expr, rawSql)."""
+    """(dashboard file, panel title, refId, query) for every target with a `kind` query (expr: PromQL, rawSql)."""
     found = []
     for path in DASHBOARD_FILES:
         for panel in all_panels(json.loads(path.read_text())):
             for target in panel.get("targets", []):
+                if target.get("datasource", {}).get("type") != QUERY_DATASOURCE[kind]:
+                    continue
                 if (target.get(kind) or "").strip():
                     found.append((path.name, panel["title"], target.get("refId", "A"), target[kind]))
     return found

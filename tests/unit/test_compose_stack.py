@@ -33,7 +33,7 @@ def test_docker_compose_accepts_the_file():
 
 
 def test_compose_has_every_service():
-    expected = {"rabbitmq", "postgres", "migrate", "haproxy", "prometheus", "grafana", *APP_SERVICES}
+    expected = {"rabbitmq", "postgres", "migrate", "haproxy", "prometheus", "grafana", "loki", "promtail", *APP_SERVICES}
     assert set(compose_services()) == expected
 
 
