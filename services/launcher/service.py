@@ -93,13 +93,20 @@ def launch_run(engine, streamer: RunStreamer, config: dict, request: dict, calle
         if used >= monthly:
             raise BudgetExhausted(f"{budget_used_up(used, monthly)}: 0 posts left this month")
     with engine.begin() as conn:
+        # an X run goes to the replica that streams the X runs already (one connection per app): it
+        # is left unclaimed, and that replica's keep_runs claims it within a tick
+        holder = (runs.x_stream_holder(conn, streamer.owner, float(setting(config, "TAKEOVER_AFTER_SECONDS")))
+                  if source_name == "x" else None)
         try:
-            run_id = runs.create_run(conn, launch.track, source_name, options, streamer.owner,
+            run_id = runs.create_run(conn, launch.track, source_name, options, None if holder else streamer.owner,
                                      launched_by=_name(caller), max_active=int(setting(config, "MAX_ACTIVE_RUNS")))
         except runs.TooManyActiveRuns as full:
             raise Conflict(f"{full}; stop one before launching another") from None
         run = runs.get_run(conn, run_id)
-    streamer.stream_run(run)
+    if holder:
+        log.info("run %s goes to %s, which streams the X runs", run_id, holder, extra={"run_id": run_id})
+    else:
+        streamer.stream_run(run)
     log.info("run %s launched by %s: source=%s, %d track phrases", run_id, _name(caller) or "an open gateway's caller",
              source_name, len(launch.track), extra={"run_id": run_id})
     return {"process_started": True, "run_id": run_id}

@@ -77,11 +77,32 @@ def give_up(conn: Connection, owner: str, run_ids: list[int]) -> None:
                          {"owner": owner, "ids": list(run_ids)})
 
 
+# The X API allows one filtered-stream connection per app, and a launcher process has one for all the
+# X runs it streams: so every X run is streamed by the same replica. Claims and X launches take this
+# lock, so two replicas never both become the one.
+_X_STREAM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tweetstream.runs.x-stream'))"
+_LIVE_X_HOLDER = """
+    SELECT owner FROM runs
+     WHERE status = 'active' AND source = 'x' AND owner IS NOT NULL AND owner <> %(owner)s
+       AND heartbeat_at >= now() - make_interval(secs => %(stale)s)"""
+
+
+def x_stream_holder(conn: Connection, owner: str, stale_after: float) -> str | None:
+    """Another live replica that streams X runs (it holds the app's one X connection), if one does.
+    Takes the X stream lock until the transaction ends: call it in the transaction that creates the run."""
+    conn.exec_driver_sql(_X_STREAM_LOCK)
+    return conn.exec_driver_sql(_LIVE_X_HOLDER + " ORDER BY id LIMIT 1",
+                                {"owner": owner, "stale": stale_after}).scalar()
+
+
 def take_over_orphans(conn: Connection, owner: str, stale_after: float) -> list[dict]:
-    """Claim every active run whose streaming replica stopped sending heartbeats (or gave it up)."""
+    """Claim every active run whose streaming replica stopped sending heartbeats (or gave it up or
+    handed it on); an X run only when no other live replica streams X runs."""
+    conn.exec_driver_sql(_X_STREAM_LOCK)
     rows = conn.exec_driver_sql(
         "UPDATE runs SET owner = %(owner)s, heartbeat_at = now()"
         " WHERE status = 'active' AND (owner IS NULL OR heartbeat_at < now() - make_interval(secs => %(stale)s))"
+        f"  AND (source <> 'x' OR NOT EXISTS ({_LIVE_X_HOLDER}))"
         " RETURNING *",
         {"owner": owner, "stale": stale_after},
     ).mappings()

@@ -154,3 +154,51 @@ def test_every_run_of_a_silent_replica_is_taken_over_in_one_claim_and_live_ones_
     assert sorted(run["id"] for run in taken) == silent
     assert [owner_of(clean_db, run_id) for run_id in silent] == ["owner-b"] * 3
     assert owner_of(clean_db, live) == "owner-c"
+
+
+def x_run(engine, owner, silent_for: float = 0) -> int:
+    with engine.begin() as conn:
+        run_id = runs.create_run(conn, ["x"], "x", {}, "placeholder")
+        conn.execute(text("UPDATE runs SET owner = :owner, heartbeat_at = now() - make_interval(secs => :silent)"
+                          " WHERE id = :id"), {"owner": owner, "silent": silent_for, "id": run_id})
+    return run_id
+
+
+def test_every_x_run_goes_to_the_replica_that_streams_x_runs_already_the_others_to_anyone(clean_db):
+    streamed = x_run(clean_db, "owner-a")                 # owner-a holds the app's one X connection
+    handed_on = x_run(clean_db, None)                     # launched by another replica, left unclaimed
+    synthetic = active_run(clean_db, None, silent_for=0)
+    with clean_db.begin() as conn:
+        assert runs.x_stream_holder(conn, "owner-b", stale_after=10) == "owner-a"
+        assert runs.x_stream_holder(conn, "owner-a", stale_after=10) is None   # itself: no other holder
+        taken_by_b = runs.take_over_orphans(conn, "owner-b", stale_after=10)
+    assert [run["id"] for run in taken_by_b] == [synthetic]   # not the X run
+    with clean_db.begin() as conn:
+        taken_by_a = runs.take_over_orphans(conn, "owner-a", stale_after=10)
+    assert [run["id"] for run in taken_by_a] == [handed_on]
+    assert owner_of(clean_db, streamed) == owner_of(clean_db, handed_on) == "owner-a"
+
+
+def test_when_the_x_replica_falls_silent_another_takes_every_x_run_over(clean_db):
+    first, second = x_run(clean_db, "owner-a", silent_for=30), x_run(clean_db, "owner-a", silent_for=30)
+    with clean_db.begin() as conn:
+        assert runs.x_stream_holder(conn, "owner-b", stale_after=10) is None
+        taken = runs.take_over_orphans(conn, "owner-b", stale_after=10)
+    assert sorted(run["id"] for run in taken) == [first, second]
+
+
+def test_an_x_launch_on_a_replica_without_the_x_stream_is_left_for_the_one_with_it(clean_db):
+    from unittest import mock
+
+    from services.launcher import service as launcher_module
+    x_run(clean_db, "owner-a")
+    streamer = mock.Mock(owner="owner-b")
+    with mock.patch.object(launcher_module, "source_for_run"):
+        answer = launcher_module.launch_run(clean_db, streamer, {"FLAVOR": "stage"}, {"track": ["y"], "source": "x"})
+    streamer.stream_run.assert_not_called()
+    assert owner_of(clean_db, answer["run_id"]) is None
+    streamer.owner = "owner-a"
+    with mock.patch.object(launcher_module, "source_for_run"):
+        answer = launcher_module.launch_run(clean_db, streamer, {"FLAVOR": "stage"}, {"track": ["z"], "source": "x"})
+    streamer.stream_run.assert_called_once()
+    assert owner_of(clean_db, answer["run_id"]) == "owner-a"
