@@ -67,12 +67,14 @@ class RunStreamer(DependencyProvider):
         declare_batch_queue(config)
 
     def stop(self):
-        # Graceful stop: give the runs up at once so another replica can take them over.
+        # Graceful stop: give the runs up at once so another replica can take them over. Their ids
+        # are taken first: a killed stream thread removes itself from self.threads as it ends.
+        streaming = list(self.threads)
         for thread in list(self.threads.values()):
             thread.kill()
-        if self.threads:
+        if streaming:
             with self.engine.begin() as conn:
-                runs.give_up(conn, self.owner, list(self.threads))
+                runs.give_up(conn, self.owner, streaming)
         self.threads.clear()
         ACTIVE_RUNS.set(0)
         self._dispose()
