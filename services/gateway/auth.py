@@ -85,6 +85,8 @@ def parse_tokens(text: str) -> dict[str, Caller]:
         if not entry or entry.startswith("#"):
             continue
         parts = [part.strip() for part in entry.split(":")]
+        if len(parts) >= 3 and parts[-1] in GRANTS and parts[-2] in GRANTS:
+            raise TokenConfigError(f"API token entry {number} is ambiguous: a user may not be named after a role")
         if len(parts) >= 2 and parts[-1] in GRANTS:
             token, role, name = ":".join(parts[:-1]), parts[-1], parts[-1]
         elif len(parts) >= 3 and parts[-2] in GRANTS:
@@ -98,6 +100,8 @@ def parse_tokens(text: str) -> dict[str, Caller]:
         if not USER_NAME.fullmatch(name):
             raise TokenConfigError(f"API token entry {number} has the name {name!r}; "
                                    "use 1 to 64 letters, digits or . _ @ -")
+        if token.strip() in tokens:
+            raise TokenConfigError(f"API token entry {number} repeats the token of an earlier entry")
         tokens[token.strip()] = Caller(role, name)
     return tokens
 
@@ -161,8 +165,9 @@ class TokenTable:
             raise TokenConfigError("set API_TOKENS or API_TOKENS_FILE, not both")
         text = read_token_file(file_name) if file_name else listed
         tokens = parse_tokens(text)
-        if file_name:
-            register_secrets(tokens)  # not in the environment, where the log filter looks for secrets
+        # masked in this process's logs as parsed here: the log filter's own reading of API_TOKENS
+        # cannot tell a token's colons from the separators
+        register_secrets(tokens)
         return cls(tokens, flavor)
 
 

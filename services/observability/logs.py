@@ -77,7 +77,7 @@ def secret_values(environ=os.environ) -> list[str]:
     """The secret strings currently set in the environment or registered, longest first."""
     secrets = [environ.get(name, "") for name in _SECRET_ENV_VARS] + list(_REGISTERED_SECRETS)
     # API_TOKENS is "token:role,token:role": only the tokens are secret, not the roles.
-    for entry in environ.get("API_TOKENS", "").split(","):
+    for entry in environ.get("API_TOKENS", "").replace(",", "\n").splitlines():
         secrets.append(entry.split(":", 1)[0])
     # Longest first, so a secret that contains another is masked whole.
     return sorted({s.strip() for s in secrets if s.strip()}, key=len, reverse=True)

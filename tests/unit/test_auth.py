@@ -246,3 +246,18 @@ def test_every_answer_carries_the_security_headers_whatever_its_status():
         assert {name: headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
     policy = SECURITY_HEADERS["Content-Security-Policy"]
     assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy and "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("t1:admin,t1:viewer", "entry 2 repeats the token of an earlier entry"),
+    ("tok:admin:viewer", "entry 1 is ambiguous: a user may not be named after a role"),
+])
+def test_a_repeated_token_or_a_user_named_after_a_role_is_refused(text, problem):
+    with pytest.raises(TokenConfigError, match=problem):
+        parse_tokens(text)
+
+
+def test_api_tokens_separated_by_new_lines_are_masked_in_logs_too(monkeypatch):
+    from services.observability import logs
+    monkeypatch.setenv("API_TOKENS", "t1-secret:admin\nt2-secret:viewer")
+    assert logs.redact("t1-secret and t2-secret", logs.secret_values()) == "*** and ***"

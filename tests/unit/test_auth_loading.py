@@ -99,11 +99,13 @@ def test_the_flavor_comes_from_the_environment_when_the_config_lacks_it(monkeypa
     assert TokenTable.load({}).flavor == "production"
 
 
-def test_tokens_listed_in_api_tokens_are_loaded_with_their_callers_and_not_registered():
-    table = TokenTable.load({"API_TOKENS": "  k1:admin:alice, k2:viewer  "})
+def test_tokens_listed_in_api_tokens_are_loaded_with_their_callers_and_registered_for_masking():
+    table = TokenTable.load({"API_TOKENS": "  k1:admin:alice, ab:cd-secret:operator:dave  "})
     assert len(table) == 2
-    assert table.caller_of("k1") == Caller(ADMIN, "alice") and table.caller_of("k2") == Caller(VIEWER, VIEWER)
-    assert logs._REGISTERED_SECRETS == set()
+    assert table.caller_of("k1") == Caller(ADMIN, "alice") and table.caller_of("ab:cd-secret") == Caller(OPERATOR, "dave")
+    # registered as parsed: a token holding a colon is masked whole, its user's name is not
+    assert logs._REGISTERED_SECRETS == {"k1", "ab:cd-secret"}
+    assert logs.redact("dave sent ab:cd-secret", logs.secret_values({})) == "dave sent ***"
 
 
 def test_tokens_read_from_the_file_are_loaded_and_registered_for_masking(tmp_path):
@@ -122,7 +124,7 @@ def test_blank_api_tokens_beside_a_file_is_not_both(tmp_path):
     table = TokenTable.load({"API_TOKENS": "  ", "API_TOKENS_FILE": str(secrets)})
     assert table.caller_of("f") == Caller(VIEWER, VIEWER) and logs._REGISTERED_SECRETS == {"f"}
     table = TokenTable.load({"API_TOKENS": "k:admin", "API_TOKENS_FILE": " "})
-    assert table.caller_of("k") == Caller(ADMIN, ADMIN) and logs._REGISTERED_SECRETS == {"f"}
+    assert table.caller_of("k") == Caller(ADMIN, ADMIN) and logs._REGISTERED_SECRETS == {"f", "k"}
 
 
 def test_api_tokens_and_a_file_both_set_are_refused_before_the_file_is_read(tmp_path):
