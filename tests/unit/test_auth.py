@@ -261,3 +261,8 @@ def test_api_tokens_separated_by_new_lines_are_masked_in_logs_too(monkeypatch):
     from services.observability import logs
     monkeypatch.setenv("API_TOKENS", "t1-secret:admin\nt2-secret:viewer")
     assert logs.redact("t1-secret and t2-secret", logs.secret_values()) == "*** and ***"
+
+
+def test_the_caller_the_gateway_passes_on_is_what_the_launcher_reads():
+    assert Caller(OPERATOR, "bob").as_rpc() == {"role": "operator", "name": "bob"}
+    assert auth.OPEN.as_rpc() == {"role": "admin", "name": None}
