@@ -21,11 +21,10 @@ class StatisticsService:
     @rpc(expected_exceptions=ANSWERS)
     def get_statistics(self, query: dict | None = None) -> dict:
         """Every run's figures together; ``{"owner": name}``: one user's runs only."""
-        fields = validate(OwnerQuery, query).model_fields_set
+        wanted = validate(OwnerQuery, query)
+        owner = {"owner": wanted.owner} if "owner" in wanted.model_fields_set else {}
         with self.db.connect() as conn:
-            if "owner" in fields:
-                return runs.overall_figures(conn, owner=query["owner"])
-            return runs.overall_figures(conn)
+            return runs.overall_figures(conn, **owner)
 
     @rpc(expected_exceptions=ANSWERS)
     def get_run(self, run_id: int) -> dict:
